@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Prepare a fresh Debian/Ubuntu machine (only python3, git, make/bash) for polekit:
+# system packages the tests and the demo need, then a virtualenv in .venv with
+# polekit installed editable with every extra. Safe to run again: it skips what is there.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need_apt=()
+command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || need_apt+=(mosquitto)
+command -v socat >/dev/null 2>&1 || need_apt+=(socat)
+python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || need_apt+=(python3-venv)
+# The tests need a PostgreSQL server; when none answers on 127.0.0.1:5432 the test
+# suite starts a throwaway cluster with these binaries (tests/services.py).
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need_apt+=(postgresql)
+
+if [ ${#need_apt[@]} -gt 0 ]; then
+  echo "bootstrap: installing system packages: ${need_apt[*]}"
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}" >/dev/null
+  # Debian starts the packaged services; polekit starts its own where it needs them.
+fi
+
+if [ ! -x .venv/bin/python ]; then
+  echo "bootstrap: creating .venv"
+  python3 -m venv .venv
+fi
+stamp=.venv/.polekit-installed
+if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+  echo "bootstrap: installing polekit[all,test] into .venv"
+  .venv/bin/python -m pip install -q --upgrade pip
+  .venv/bin/python -m pip install -q -e '.[all,test]'
+  touch "$stamp"
+fi
+echo "bootstrap: ready (.venv/bin/polekit)"
