@@ -1,4 +1,4 @@
-"""Read an agent config file (YAML or TOML) into AgentConfig, with errors that name field and line."""
+"""Read an agent config file (YAML or TOML) into AgentConfig; errors name the field and line."""
 
 from __future__ import annotations
 
@@ -20,7 +20,9 @@ _PATH_PART_RE = re.compile(r"\.([^.\[]+)|\[(\d+)\]")
 class ConfigError(Exception):
     """A config document is unreadable or invalid; says which file, field and line."""
 
-    def __init__(self, message: str, *, file: str, field: str | None = None, line: int | None = None):
+    def __init__(
+        self, message: str, *, file: str, field: str | None = None, line: int | None = None
+    ):
         self.message = message
         self.file = file
         self.field = field
@@ -65,7 +67,9 @@ def parse_config(text: str, *, file: str = "<config>") -> AgentConfig:
     return convert_config(raw, file=file, lines=lines)
 
 
-def convert_config(raw: dict[str, Any], *, file: str, lines: dict[str, int] | None = None) -> AgentConfig:
+def convert_config(
+    raw: dict[str, Any], *, file: str, lines: dict[str, int] | None = None
+) -> AgentConfig:
     """Validate an already-parsed document into AgentConfig."""
     try:
         return msgspec.convert(raw, AgentConfig, dec_hook=dec_hook)

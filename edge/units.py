@@ -1,4 +1,4 @@
-"""Human-friendly quantities in config files: durations ("5s", "250ms", "5m") and sizes ("256MiB")."""
+"""Human-friendly quantities in config: durations ("5s", "250ms", "5m") and sizes ("256MiB")."""
 
 from __future__ import annotations
 
@@ -27,7 +27,9 @@ class Duration(float):
     def parse(cls, raw: object) -> Duration:
         """Parse a config value; raises ValueError with the accepted forms."""
         if isinstance(raw, bool):
-            raise ValueError("expected a duration such as 10s, 250ms or 5m, got a boolean")
+            raise ValueError(  # noqa: TRY004 - msgspec turns ValueError into a field error
+                "expected a duration such as 10s, 250ms or 5m, got a boolean"
+            )
         if isinstance(raw, int | float):
             if raw < 0:
                 raise ValueError("a duration cannot be negative")
@@ -46,7 +48,9 @@ class ByteSize(int):
     def parse(cls, raw: object) -> ByteSize:
         """Parse a config value; raises ValueError with the accepted forms."""
         if isinstance(raw, bool):
-            raise ValueError("expected a size such as 64MiB, got a boolean")
+            raise ValueError(  # noqa: TRY004 - msgspec turns ValueError into a field error
+                "expected a size such as 64MiB, got a boolean"
+            )
         if isinstance(raw, int):
             if raw < 0:
                 raise ValueError("a size cannot be negative")
