@@ -1,0 +1,110 @@
+"""`polekit agent ...`: run the agent, check a config, export its schema, show status."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+
+from edge.config import AgentConfig
+from edge.config_file import ConfigError, json_schema, load_config
+from edge.devices import check_against_drivers
+
+
+def register(parser: argparse.ArgumentParser) -> None:
+    """Add the agent's sub-verbs to `polekit agent`."""
+    verbs = parser.add_subparsers(dest="agent_verb", metavar="ACTION", required=True)
+
+    run = verbs.add_parser(
+        "run",
+        help="run the agent: poll the buses, buffer on disk, deliver to the fleet",
+        description="Run the edge agent in the foreground until Ctrl-C or SIGTERM. "
+        "Readings keep flowing into the on-disk buffer while the broker is unreachable.",
+    )
+    run.add_argument("--config", required=True, metavar="FILE", help="agent config (YAML/TOML)")
+    run.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    run.set_defaults(func=_run)
+
+    check = verbs.add_parser(
+        "check-config",
+        help="validate a config file without running anything",
+        description="Validate a config file: types, ranges, drivers and channel names. "
+        "Exits 0 when valid, 1 with the field and line of the first problem otherwise.",
+    )
+    check.add_argument("file", metavar="FILE")
+    check.set_defaults(func=_check_config)
+
+    schema = verbs.add_parser(
+        "schema",
+        help="print the config's JSON Schema (for editors and the fleet)",
+        description="Print the JSON Schema of the agent config document on stdout.",
+    )
+    schema.set_defaults(func=_schema)
+
+    status = verbs.add_parser(
+        "status",
+        help="show where every reading went, buffer depth and bus state",
+        description="Read the agent's buffer database and status file (works while the agent "
+        "runs, and after it stopped) and print the reading accounting.",
+    )
+    status.add_argument("--config", required=True, metavar="FILE", help="the agent's config")
+    status.add_argument("--json", action="store_true", help="machine-readable output")
+    status.set_defaults(func=_status)
+
+
+def _load_checked(path: str) -> AgentConfig | None:
+    """The validated config, or None after printing what is wrong and where."""
+    try:
+        config = load_config(path)
+        check_against_drivers(config)
+    except ConfigError as exc:
+        print(f"config error: {exc}", file=sys.stderr)
+        return None
+    except ValueError as exc:  # driver/channel problems name the field themselves
+        print(f"config error: {path}: {exc}", file=sys.stderr)
+        return None
+    return config
+
+
+def _check_config(args: argparse.Namespace) -> int:
+    result = _load_checked(args.file)
+    if result is None:
+        return 1
+    devices = sum(len(bus.devices) for bus in result.buses)
+    print(f"{args.file}: OK ({len(result.buses)} bus(es), {devices} device(s))")
+    return 0
+
+
+def _schema(_args: argparse.Namespace) -> int:
+    print(json.dumps(json_schema(), indent=2, sort_keys=True))
+    return 0
+
+
+def _run(args: argparse.Namespace) -> int:
+    logging.basicConfig(
+        level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    result = _load_checked(args.config)
+    if result is None:
+        return 1
+    from edge.agent import Agent, AgentStartError
+
+    try:
+        asyncio.run(Agent(config=result).run_until_signalled())
+    except AgentStartError as exc:
+        print(f"agent cannot start: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _status(args: argparse.Namespace) -> int:
+    result = _load_checked(args.config)
+    if result is None:
+        return 1
+    from edge.status import format_status, read_status
+
+    report = read_status(result)
+    print(json.dumps(report, indent=2) if args.json else format_status(report))
+    return 0

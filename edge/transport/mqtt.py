@@ -1,0 +1,128 @@
+"""The agent's MQTT session: the only edge module that imports aiomqtt/paho."""
+
+from __future__ import annotations
+
+import ssl
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from urllib.parse import parse_qs, urlsplit
+
+import aiomqtt
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+from protocol.encoding import CONTENT_TYPES, Encoding
+from protocol.topics import STATE_OFFLINE, Kind, topic_for
+
+MqttError = aiomqtt.MqttError
+
+
+class BrokerUrlError(ValueError):
+    """A broker URL polekit cannot use."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class BrokerAddress:
+    """Where the broker is and how to speak to it."""
+
+    host: str
+    port: int
+    tls: bool
+    mqtt_version: str
+
+
+def parse_broker_url(url: str, *, default_version: str = "5") -> BrokerAddress:
+    """mqtt://host[:1883] or mqtts://host[:8883], optional ?version=3.1.1."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
+        raise BrokerUrlError(f"broker URL {url!r} must look like mqtt://host:1883 or mqtts://host:8883")
+    tls = parts.scheme == "mqtts"
+    version = parse_qs(parts.query).get("version", [default_version])[0]
+    if version not in ("5", "3.1.1"):
+        raise BrokerUrlError(f"broker URL {url!r}: version must be 5 or 3.1.1")
+    try:
+        port = parts.port or (8883 if tls else 1883)
+    except ValueError as exc:
+        raise BrokerUrlError(f"broker URL {url!r} has an invalid port") from exc
+    return BrokerAddress(host=parts.hostname, port=port, tls=tls, mqtt_version=version)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Credentials:
+    """Per-device broker login; comes from the provisioning bundle, never from the config."""
+
+    username: str
+    password: str | None = None
+
+
+class MqttSession:
+    """A connected client bound to one device's topics."""
+
+    def __init__(self, *, client: aiomqtt.Client, device_id: str, encoding: Encoding, v5: bool):
+        self._client = client
+        self._device_id = device_id
+        self._v5 = v5
+        self._content_type = CONTENT_TYPES[encoding]
+
+    async def publish(
+        self, kind: Kind, payload: bytes, *, retain: bool = False, timeout: float = 30.0
+    ) -> None:
+        """Publish at QoS 1 under this device's topic; returns once the broker has it (PUBACK)."""
+        properties = None
+        if self._v5:
+            properties = Properties(PacketTypes.PUBLISH)
+            properties.ContentType = self._content_type
+        await self._client.publish(
+            topic_for(self._device_id, kind),
+            payload,
+            qos=1,
+            retain=retain,
+            properties=properties,
+            timeout=timeout,
+        )
+
+    async def subscribe(self, kind: Kind) -> None:
+        """Subscribe at QoS 1 to one of this device's inbound topics."""
+        await self._client.subscribe(topic_for(self._device_id, kind), qos=1)
+
+    async def messages(self) -> AsyncIterator[tuple[str, bytes]]:
+        """Inbound (topic, payload) pairs, in arrival order."""
+        async for message in self._client.messages:
+            payload = message.payload
+            if isinstance(payload, bytes | bytearray):
+                yield str(message.topic), bytes(payload)
+
+
+@asynccontextmanager
+async def connect(
+    *,
+    broker: BrokerAddress,
+    device_id: str,
+    encoding: Encoding,
+    keepalive: float,
+    credentials: Credentials | None = None,
+    ca_file: str | None = None,
+) -> AsyncIterator[MqttSession]:
+    """Connect with `offline` as retained last will on the state topic; yields the session."""
+    v5 = broker.mqtt_version == "5"
+    will = aiomqtt.Will(
+        topic=topic_for(device_id, Kind.STATE), payload=STATE_OFFLINE, qos=1, retain=True
+    )
+    tls_context = ssl.create_default_context(cafile=ca_file) if broker.tls else None
+    client = aiomqtt.Client(
+        hostname=broker.host,
+        port=broker.port,
+        identifier=device_id,
+        username=credentials.username if credentials else None,
+        password=credentials.password if credentials else None,
+        protocol=aiomqtt.ProtocolVersion.V5 if v5 else aiomqtt.ProtocolVersion.V311,
+        will=will,
+        keepalive=max(5, int(keepalive)),
+        tls_context=tls_context,
+        clean_session=None if v5 else True,
+        clean_start=True,
+        timeout=10,
+    )
+    async with client:
+        yield MqttSession(client=client, device_id=device_id, encoding=encoding, v5=v5)
