@@ -1,0 +1,133 @@
+"""Driver discovery: built-in folders under drivers/, extra folders, and entry points.
+
+Nothing registers itself on import: a built-in is a folder holding driver.yaml, a
+third-party driver is an entry point in the `polekit.drivers` group whose value is either
+a module or package (its folder holds driver.yaml) or `module:attr` naming a Driver, a
+Manifest, or a zero-argument callable returning a Driver.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+import logging
+from collections.abc import Callable, Sequence
+from importlib.metadata import EntryPoint, entry_points
+from pathlib import Path
+
+from drivers.sdk.driver import Driver, DriverInfo
+from drivers.sdk.errors import ManifestError, UnknownDriverError
+from drivers.sdk.manifest import Manifest, load_manifest
+
+ENTRY_POINT_GROUP = "polekit.drivers"
+BUILTIN_ROOT = Path(__file__).resolve().parent
+MANIFEST_FILE = "driver.yaml"
+
+log = logging.getLogger(__name__)
+
+
+class DriverRegistry:
+    """Finds drivers by name and loads each one once."""
+
+    def __init__(
+        self, *, paths: Sequence[Path] = (BUILTIN_ROOT,), use_entry_points: bool = True
+    ) -> None:
+        self._paths = tuple(Path(p) for p in paths)
+        self._use_entry_points = use_entry_points
+        self._cache: dict[str, Driver] = {}
+
+    def _folders(self) -> dict[str, Path]:
+        found: dict[str, Path] = {}
+        for root in self._paths:
+            if not root.is_dir():
+                continue
+            for child in sorted(root.iterdir()):
+                if (child / MANIFEST_FILE).is_file():
+                    found.setdefault(child.name, child)
+        return found
+
+    def _entry_points(self) -> dict[str, EntryPoint]:
+        if not self._use_entry_points:
+            return {}
+        return {ep.name: ep for ep in entry_points(group=ENTRY_POINT_GROUP)}
+
+    def names(self) -> list[str]:
+        """Every installed driver name, sorted."""
+        return sorted(set(self._folders()) | set(self._entry_points()))
+
+    def load(self, name: str) -> Driver:
+        """The driver called name; UnknownDriverError listing the installed ones otherwise."""
+        cached = self._cache.get(name)
+        if cached is not None:
+            return cached
+        folder = self._folders().get(name)
+        if folder is not None:
+            source = "builtin" if folder.parent == BUILTIN_ROOT else f"path {folder.parent}"
+            driver = _from_folder(folder, source=source)
+        else:
+            ep = self._entry_points().get(name)
+            if ep is None:
+                raise UnknownDriverError(
+                    f"unknown driver {name!r}; installed: {', '.join(self.names()) or 'none'}"
+                )
+            driver = _from_entry_point(ep)
+        if driver.name != name:
+            raise ManifestError(f"driver {name!r} declares a different name {driver.name!r}")
+        self._cache[name] = driver
+        return driver
+
+    def available(self) -> list[DriverInfo]:
+        """Catalogue entries of every installed driver that loads."""
+        infos = []
+        for name in self.names():
+            try:
+                infos.append(self.load(name).info)
+            except ManifestError as exc:
+                log.warning("driver %s is broken and left out: %s", name, exc)
+        return infos
+
+
+def _from_folder(folder: Path, *, source: str) -> Driver:
+    manifest = load_manifest(folder / MANIFEST_FILE)
+    return Driver.from_manifest(manifest, source=source, path=folder)
+
+
+def _from_entry_point(ep: EntryPoint) -> Driver:
+    source = f"entry point {ep.name} ({ep.value})"
+    if ":" not in ep.value:
+        spec = importlib.util.find_spec(ep.value)
+        if spec is None:
+            raise ManifestError(f"{source}: module {ep.value} is not installed")
+        locations = list(spec.submodule_search_locations or [])
+        folder = Path(locations[0]) if locations else Path(spec.origin or ".").parent
+        return _from_folder(folder, source=source)
+    obj = ep.load()
+    if isinstance(obj, Driver):
+        return obj
+    if isinstance(obj, Manifest):
+        return Driver.from_manifest(obj, source=source)
+    if callable(obj):
+        made = obj()
+        if isinstance(made, Driver):
+            return made
+    raise ManifestError(f"{source}: expected a Driver, a Manifest or a factory of a Driver")
+
+
+@functools.cache
+def default_registry() -> DriverRegistry:
+    """The registry of built-ins and installed entry points, created on first use."""
+    return DriverRegistry()
+
+
+def load_driver(name: str) -> Driver:
+    """Load a driver from the default registry (cached)."""
+    return default_registry().load(name)
+
+
+def available_drivers() -> list[DriverInfo]:
+    """Catalogue of the default registry."""
+    return default_registry().available()
+
+
+DriverLoader = Callable[[str], Driver]
+"""What edge/devices.py needs from a registry: a name-to-driver function."""

@@ -1,0 +1,1 @@
+"""The driver SDK: register maps, data types, decoders and the manifest format."""

@@ -1,0 +1,239 @@
+"""Async Modbus TCP and RTU clients: the only edge module that talks to pymodbus.
+
+Everything above this module sees raw register bytes and typed errors, never pymodbus
+objects. Retries and backoff belong to the bus scheduler, so pymodbus is asked for a
+single attempt per request and never reconnects or closes a connection on its own.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from types import TracebackType
+from typing import Any
+
+from pymodbus.client import AsyncModbusSerialClient, AsyncModbusTcpClient
+from pymodbus.exceptions import ConnectionException, ModbusIOException
+
+from drivers.sdk.codec import bytes_of
+from drivers.sdk.datatypes import RegisterType
+from edge.config import BusConfig
+
+# The scheduler reports a failing device once when it starts failing and once when it
+# recovers; pymodbus would log every single timeout, so its own logger is kept quiet.
+logging.getLogger("pymodbus.logging").setLevel(logging.CRITICAL)
+
+EXCEPTION_NAMES = {
+    1: "illegal function",
+    2: "illegal data address",
+    3: "illegal data value",
+    4: "server device failure",
+    5: "acknowledge",
+    6: "server device busy",
+    8: "memory parity error",
+    10: "gateway path unavailable",
+    11: "gateway target device failed to respond",
+}
+# Consecutive timeouts (any unit) after which a TCP connection is presumed half-open.
+_TIMEOUTS_BEFORE_RECONNECT = 5
+
+
+class TransportError(Exception):
+    """A Modbus request failed; the subclass says how."""
+
+
+class DeviceTimeout(TransportError):
+    """The device did not answer in time (absent, wrong unit id, wiring, baud rate)."""
+
+
+class ModbusExceptionResponse(TransportError):
+    """The device answered with a Modbus exception code."""
+
+    def __init__(self, code: int, *, unit: int, address: int) -> None:
+        self.code = code
+        self.name = EXCEPTION_NAMES.get(code, "unknown exception")
+        super().__init__(
+            f"unit {unit} answered Modbus exception {code} ({self.name}) at address {address}"
+        )
+
+    @property
+    def retryable(self) -> bool:
+        """Busy and acknowledge mean "ask again later"; the others will not change."""
+        return self.code in (5, 6)
+
+
+class PortUnavailable(TransportError):
+    """The serial port cannot be opened."""
+
+
+class ConnectionFailed(TransportError):
+    """The TCP connection cannot be established or was lost."""
+
+
+_READERS = {
+    RegisterType.COIL: "read_coils",
+    RegisterType.DISCRETE_INPUT: "read_discrete_inputs",
+    RegisterType.INPUT: "read_input_registers",
+    RegisterType.HOLDING: "read_holding_registers",
+}
+
+
+class ModbusTransport:
+    """One connection to a bus; requests are awaited one at a time by the bus scheduler."""
+
+    def __init__(self, client: Any, *, description: str, timeout: float) -> None:
+        # Any: pymodbus' client classes are untyped; this class is their typed face.
+        self._client = client
+        self.description = description
+        self.timeout = timeout
+        self._timeouts = 0
+        client.set_max_no_responses(1_000_000)
+
+    async def _ensure_connected(self) -> None:
+        if self._client.connected:
+            return
+        if not await self._client.connect():
+            raise self._connect_error()
+
+    def _connect_error(self) -> TransportError:
+        return ConnectionFailed(f"cannot connect to {self.description}")
+
+    async def read(self, unit: int, register_type: RegisterType, address: int, count: int) -> bytes:
+        """Raw big-endian register bytes, or one byte (0/1) per bit for coils and inputs."""
+        await self._ensure_connected()
+        method = getattr(self._client, _READERS[register_type])
+        try:
+            response = await method(address, count=count, device_id=unit)
+        except ModbusIOException:
+            self._count_timeout()
+            raise DeviceTimeout(
+                f"unit {unit} did not answer within {self.timeout:g}s on {self.description}"
+            ) from None
+        except ConnectionException as exc:
+            raise self._connect_error() from exc
+        self._timeouts = 0
+        if response.isError():
+            raise ModbusExceptionResponse(response.exception_code, unit=unit, address=address)
+        if register_type.is_bit:
+            return bytes(response.bits[:count])
+        return bytes_of(response.registers)
+
+    async def write_registers(self, unit: int, address: int, data: bytes) -> None:
+        """Write raw register bytes to holding registers (function code 16)."""
+        await self._ensure_connected()
+        values = [int.from_bytes(data[i : i + 2], "big") for i in range(0, len(data), 2)]
+        try:
+            response = await self._client.write_registers(address, values, device_id=unit)
+        except ModbusIOException:
+            raise DeviceTimeout(f"unit {unit} did not acknowledge the write") from None
+        except ConnectionException as exc:
+            raise self._connect_error() from exc
+        if response.isError():
+            raise ModbusExceptionResponse(response.exception_code, unit=unit, address=address)
+
+    def _count_timeout(self) -> None:
+        self._timeouts += 1
+        if self._timeouts >= _TIMEOUTS_BEFORE_RECONNECT and self.reconnects_on_silence:
+            self._timeouts = 0
+            self._client.close()
+
+    reconnects_on_silence = False
+
+    async def close(self) -> None:
+        """Close the connection; the next request reconnects."""
+        self._client.close()
+
+    async def __aenter__(self) -> ModbusTransport:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+
+class TcpTransport(ModbusTransport):
+    """Modbus TCP to a device or a TCP-to-RTU gateway."""
+
+    reconnects_on_silence = True
+
+    def __init__(self, *, host: str, port: int = 502, timeout: float = 1.0) -> None:
+        client = AsyncModbusTcpClient(
+            host, port=port, timeout=timeout, retries=0, reconnect_delay=0, name=f"{host}:{port}"
+        )
+        super().__init__(client, description=f"tcp://{host}:{port}", timeout=timeout)
+
+
+class RtuTransport(ModbusTransport):
+    """Modbus RTU over a serial line (RS-485 adapter, UART, or a pseudo-terminal)."""
+
+    def __init__(
+        self,
+        *,
+        port: str,
+        baud: int = 9600,
+        parity: str = "N",
+        stopbits: int = 1,
+        bytesize: int = 8,
+        timeout: float = 1.0,
+    ) -> None:
+        self.port = port
+        client = AsyncModbusSerialClient(
+            port,
+            baudrate=baud,
+            parity=parity,
+            stopbits=stopbits,
+            bytesize=bytesize,
+            timeout=timeout,
+            retries=0,
+            reconnect_delay=0,
+            name=port,
+        )
+        super().__init__(client, description=f"serial {port} {baud} {bytesize}{parity}{stopbits}", timeout=timeout)
+
+    def _connect_error(self) -> TransportError:
+        return PortUnavailable(serial_port_problem(self.port))
+
+
+def serial_port_problem(port: str) -> str:
+    """Explain why a serial port cannot be opened, naming the port and what to check."""
+    if not os.path.exists(port):
+        return (
+            f"serial port {port} does not exist: check that the USB-RS485 adapter is plugged "
+            "in, the port name (ls /dev/ttyUSB* /dev/ttyACM* /dev/ttyAMA*) and the board "
+            "profile's port mapping"
+        )
+    if not os.access(port, os.R_OK | os.W_OK):
+        return (
+            f"serial port {port} is not readable and writable by this user: add the user "
+            "to the dialout group or fix the udev rule"
+        )
+    return (
+        f"serial port {port} cannot be opened: another program may hold it "
+        "(lsof / fuser), or the adapter was unplugged"
+    )
+
+
+def transport_for(bus: BusConfig, *, port: str | None = None) -> ModbusTransport:
+    """The transport a bus config describes; port overrides the config's serial port."""
+    timeout = float(bus.timeout)
+    if bus.modbus_tcp is not None:
+        return TcpTransport(host=bus.modbus_tcp.host, port=bus.modbus_tcp.port, timeout=timeout)
+    rtu = bus.modbus_rtu
+    assert rtu is not None  # BusConfig guarantees exactly one of the two
+    device = port or rtu.port
+    if device is None:
+        raise PortUnavailable(
+            f"bus {bus.name} has no serial port: set modbus_rtu.port or choose a board profile"
+        )
+    return RtuTransport(
+        port=device,
+        baud=rtu.baud,
+        parity=rtu.parity,
+        stopbits=rtu.stopbits,
+        bytesize=rtu.bytesize,
+        timeout=timeout,
+    )
