@@ -1,0 +1,1 @@
+"""The MQTT bridge: the only part of the fleet that talks to the broker."""

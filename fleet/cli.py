@@ -1,0 +1,148 @@
+"""`polekit fleet serve|migrate`: run the fleet service or bring its database schema up to date."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+
+import msgspec
+
+from fleet.settings import (
+    DEFAULT_DB_URL,
+    DEFAULT_MQTT_URL,
+    DatabaseSettings,
+    FleetSettings,
+    HttpSettings,
+    MqttSettings,
+    normalise_db_url,
+    parse_mqtt_url,
+)
+
+log = logging.getLogger("fleet")
+
+
+def register(parser: argparse.ArgumentParser) -> None:
+    """Add the fleet verbs to `polekit fleet`."""
+    verbs = parser.add_subparsers(dest="fleet_verb", metavar="COMMAND", required=True)
+
+    serve = verbs.add_parser(
+        "serve",
+        help="run the API and the MQTT bridge in one process",
+        description="Run the fleet service: apply database migrations, then serve the HTTP API "
+        "and ingest telemetry, state and health from the MQTT broker, acking each telemetry "
+        "batch once it is committed. Stops cleanly on Ctrl-C or SIGTERM.",
+    )
+    _add_db(serve)
+    serve.add_argument(
+        "--mqtt",
+        metavar="URL",
+        default=os.environ.get("POLEKIT_FLEET_MQTT", DEFAULT_MQTT_URL),
+        help="broker URL, mqtt[s]://[user:pass@]host[:port][?version=3.1.1][&client_id=ID] "
+        "(default: $POLEKIT_FLEET_MQTT or %(default)s; MQTT v5 unless version=3.1.1)",
+    )
+    serve.add_argument(
+        "--http",
+        metavar="HOST:PORT",
+        default="127.0.0.1:8080",
+        help="where the API listens (default: %(default)s; port 0 picks a free one)",
+    )
+    serve.add_argument(
+        "--share-group",
+        metavar="NAME",
+        help="subscribe through $share/NAME/ so N fleet replicas split the ingest",
+    )
+    serve.add_argument(
+        "--client-id",
+        metavar="ID",
+        help="MQTT client id; must be stable across restarts (persistent session) and unique "
+        "per replica (default: polekit-fleet-HOSTNAME)",
+    )
+    serve.add_argument(
+        "--session-expiry",
+        metavar="SECONDS",
+        type=int,
+        default=3600,
+        help="how long the broker queues messages for a stopped fleet (default: %(default)s)",
+    )
+    _add_log_level(serve)
+    serve.set_defaults(func=_serve)
+
+    migrate = verbs.add_parser(
+        "migrate",
+        help="apply database migrations and exit",
+        description="Bring the fleet database schema to the newest revision (Alembic). "
+        "`serve` does this too at start-up; run it alone before rolling out replicas.",
+    )
+    _add_db(migrate)
+    _add_log_level(migrate)
+    migrate.set_defaults(func=_migrate)
+
+
+def _add_db(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--db",
+        metavar="URL",
+        default=os.environ.get("POLEKIT_FLEET_DB", DEFAULT_DB_URL),
+        help="database URL: sqlite:///path/fleet.db, a bare file path, or "
+        "postgresql://user@host/db (default: $POLEKIT_FLEET_DB or %(default)s)",
+    )
+
+
+def _add_log_level(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--log-level",
+        default="info",
+        choices=["debug", "info", "warning", "error"],
+        help="log verbosity (default: %(default)s)",
+    )
+
+
+def settings_from_args(args: argparse.Namespace) -> FleetSettings:
+    """Validate the command line into settings; raises ValueError with a clear message."""
+    base = MqttSettings(session_expiry_s=args.session_expiry, share_group=args.share_group)
+    if args.client_id:
+        base = msgspec.structs.replace(base, client_id=args.client_id)
+    mqtt = parse_mqtt_url(args.mqtt, base=base)
+    host, sep, port = args.http.rpartition(":")
+    if not sep or not port.isdigit():
+        raise ValueError(f"--http wants HOST:PORT, got {args.http!r}")
+    return FleetSettings(
+        db=DatabaseSettings(url=normalise_db_url(args.db)),
+        mqtt=mqtt,
+        http=HttpSettings(host=host.strip("[]") or "127.0.0.1", port=int(port)),
+    )
+
+
+def _setup_logging(level: str) -> None:
+    logging.basicConfig(
+        level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from fleet.runner import serve
+
+    _setup_logging(args.log_level)
+    try:
+        settings = settings_from_args(args)
+    except ValueError as exc:
+        log.error("%s", exc)  # noqa: TRY400 - a usage error, not a crash: no traceback
+        return 2
+    asyncio.run(serve(settings))
+    return 0
+
+
+def _migrate(args: argparse.Namespace) -> int:
+    from fleet.db.migrate import upgrade_to_head
+
+    _setup_logging(args.log_level)
+    try:
+        db = DatabaseSettings(url=normalise_db_url(args.db))
+    except ValueError as exc:
+        log.error("%s", exc)  # noqa: TRY400 - a usage error, not a crash: no traceback
+        return 2
+    revision = asyncio.run(upgrade_to_head(db))
+    log.info("database is at schema revision %s", revision)
+    return 0

@@ -1,0 +1,1 @@
+"""Fleet domain, one package per context: {controllers, services, schemas}.py each."""

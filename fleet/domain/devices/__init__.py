@@ -1,0 +1,1 @@
+"""Devices context: the gateways the fleet knows or has heard from."""

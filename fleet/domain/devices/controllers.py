@@ -1,0 +1,58 @@
+"""HTTP routes of the devices context; the only layer here that knows about HTTP."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from litestar import Controller, get, patch, post
+from litestar.di import Provide
+from litestar.params import Parameter
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from fleet.domain.devices.schemas import Device, DeviceCreate, DevicePage, DeviceUpdate
+from fleet.domain.devices.services import DeviceService
+
+MAX_PAGE = 1000
+
+
+async def provide_device_service(db_session: AsyncSession) -> DeviceService:
+    """The device service for this request's session."""
+    return DeviceService(db_session)
+
+
+class DeviceController(Controller):
+    """List, inspect and register devices."""
+
+    path = "/api/v1/devices"
+    tags = ["devices"]
+    dependencies = {"devices": Provide(provide_device_service)}
+
+    @get("/")
+    async def list_devices(
+        self,
+        devices: DeviceService,
+        limit: Annotated[int, Parameter(ge=1, le=MAX_PAGE, description="page size")] = 100,
+        offset: Annotated[int, Parameter(ge=0)] = 0,
+        registered: Annotated[
+            bool | None, Parameter(description="only registered (true) or unknown (false)")
+        ] = None,
+    ) -> DevicePage:
+        """Devices ordered by id, offset-paginated (the device table is small)."""
+        return await devices.list(limit=limit, offset=offset, registered=registered)
+
+    @get("/{device_id:str}")
+    async def get_device(self, devices: DeviceService, device_id: str) -> Device:
+        """One device with its online state and last heartbeat."""
+        return await devices.get(device_id)
+
+    @post("/")
+    async def register_device(self, devices: DeviceService, data: DeviceCreate) -> Device:
+        """Register a device; 409 if it is registered already."""
+        return await devices.create(data)
+
+    @patch("/{device_id:str}")
+    async def update_device(
+        self, devices: DeviceService, device_id: str, data: DeviceUpdate
+    ) -> Device:
+        """Change a device's description or registration flag."""
+        return await devices.update(device_id, data)

@@ -1,0 +1,1 @@
+"""Ingest context: what the MQTT bridge hands to the database, and how it is written."""

@@ -1,0 +1,1 @@
+"""System context: liveness and bridge counters."""

@@ -1,0 +1,1 @@
+"""Telemetry context (read side): latest values and time-series queries."""

@@ -1,0 +1,59 @@
+"""HTTP routes of the telemetry context."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from litestar import Controller, get
+from litestar.params import Parameter
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from fleet.domain.devices.services import DeviceService
+from fleet.domain.telemetry.schemas import LatestValues, TelemetryPage, TelemetryQuery
+from fleet.domain.telemetry.services import TelemetryService
+
+MAX_LIMIT = 10_000
+
+
+class TelemetryController(Controller):
+    """Latest values and time series of one device."""
+
+    path = "/api/v1/devices/{device_id:str}"
+    tags = ["telemetry"]
+
+    @get("/latest")
+    async def latest(self, db_session: AsyncSession, device_id: str) -> LatestValues:
+        """The newest point of every channel; 404 for an unknown device."""
+        await DeviceService(db_session).exists(device_id)
+        return await TelemetryService(db_session).latest(device_id)
+
+    @get("/telemetry")
+    async def telemetry(
+        self,
+        db_session: AsyncSession,
+        device_id: str,
+        channel: Annotated[
+            str | None, Parameter(description="one channel, e.g. meter/voltage")
+        ] = None,
+        since: Annotated[
+            float | None, Parameter(description="from this unix time (inclusive)")
+        ] = None,
+        until: Annotated[
+            float | None, Parameter(description="to this unix time (exclusive)")
+        ] = None,
+        limit: Annotated[int, Parameter(ge=1, le=MAX_LIMIT, description="page size")] = 1000,
+        cursor: Annotated[
+            str | None, Parameter(description="next_cursor of the previous page")
+        ] = None,
+    ) -> TelemetryPage:
+        """Points in time order, keyset-paginated: follow `next_cursor` until it is null."""
+        await DeviceService(db_session).exists(device_id)
+        query = TelemetryQuery(
+            device_id=device_id,
+            channel=channel,
+            since=since,
+            until=until,
+            limit=limit,
+            cursor=cursor,
+        )
+        return await TelemetryService(db_session).series(query)
