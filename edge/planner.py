@@ -69,9 +69,7 @@ def plan_reads(
     requests: list[ReadRequest] = []
     for register_type in RegisterType:
         members = sorted(by_type.get(register_type, ()), key=lambda p: (p.address, p.size))
-        limit = min(
-            max_bits if register_type.is_bit else max_registers, register_type.read_limit
-        )
+        limit = min(max_bits if register_type.is_bit else max_registers, register_type.read_limit)
         requests.extend(_merge(register_type, members, max_gap=max_gap, limit=limit))
     return ReadPlan(requests=tuple(requests))
 

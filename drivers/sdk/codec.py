@@ -18,6 +18,7 @@ from drivers.sdk.errors import DecodeError, EncodeError
 
 Value = float | int | bool
 
+
 @dataclass(frozen=True, kw_only=True, slots=True)
 class FieldSpec:
     """One value inside a read block: where it starts and how to turn it into a number."""

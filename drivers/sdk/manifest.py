@@ -23,7 +23,7 @@ class _Struct(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=T
     """Shared options: manifests are immutable and typos are errors."""
 
 
-class SerialDefaults(_Struct, kw_only=True):
+class SerialDefaults(_Struct, frozen=True, kw_only=True):
     """Factory serial settings, so a technician knows what the sensor speaks out of the box."""
 
     baud: Annotated[int, Meta(gt=0)] = 9600
@@ -32,7 +32,7 @@ class SerialDefaults(_Struct, kw_only=True):
     bytesize: Literal[7, 8] = 8
 
 
-class FilterDefault(_Struct, kw_only=True, omit_defaults=True):
+class FilterDefault(_Struct, frozen=True, kw_only=True, omit_defaults=True):
     """A default filter step; same fields as edge.config.FilterSpec, which validates it."""
 
     deadband: float | None = None
@@ -43,7 +43,7 @@ class FilterDefault(_Struct, kw_only=True, omit_defaults=True):
     aggregate: Literal["mean", "min", "max"] | None = None
 
 
-class SimSpec(_Struct, kw_only=True):
+class SimSpec(_Struct, frozen=True, kw_only=True):
     """How the simulator animates a channel."""
 
     script: Literal["steady", "ramp", "noise"] = "noise"
@@ -58,7 +58,7 @@ class SimSpec(_Struct, kw_only=True):
     """Clamp (noise) or wrap (ramp) the value into [low, high]."""
 
 
-class Defaults(_Struct, kw_only=True):
+class Defaults(_Struct, frozen=True, kw_only=True):
     """Values a channel inherits when it does not say otherwise."""
 
     register_type: RegisterType = RegisterType.HOLDING
@@ -66,7 +66,7 @@ class Defaults(_Struct, kw_only=True):
     order: WordOrder = WordOrder.ABCD
 
 
-class ChannelDef(_Struct, kw_only=True):
+class ChannelDef(_Struct, frozen=True, kw_only=True):
     """One measured value, as written in driver.yaml."""
 
     name: ChannelName
@@ -83,7 +83,7 @@ class ChannelDef(_Struct, kw_only=True):
     sim: SimSpec | None = None
 
 
-class WritableDef(_Struct, kw_only=True):
+class WritableDef(_Struct, frozen=True, kw_only=True):
     """A point the fleet may write (a setpoint, a relay), with the limits that keep it safe."""
 
     name: ChannelName
@@ -100,7 +100,7 @@ class WritableDef(_Struct, kw_only=True):
     description: str = ""
 
 
-class Manifest(_Struct, kw_only=True):
+class Manifest(_Struct, frozen=True, kw_only=True):
     """A whole driver.yaml."""
 
     name: DriverName
@@ -137,9 +137,7 @@ class Manifest(_Struct, kw_only=True):
 
 def _check_point(defaults: Defaults, channel: ChannelDef) -> None:
     register_type = channel.register_type or defaults.register_type
-    data_type = channel.data_type or (
-        DataType.BOOL if register_type.is_bit else defaults.data_type
-    )
+    data_type = channel.data_type or (DataType.BOOL if register_type.is_bit else defaults.data_type)
     if register_type.is_bit != (data_type is DataType.BOOL):
         raise ValueError(f"channel {channel.name}: {data_type} does not go with {register_type}")
     if channel.address + LAYOUTS[data_type].registers > 65536:

@@ -14,7 +14,7 @@ from pymodbus.datastore import ModbusServerContext
 from pymodbus.exceptions import NoSuchIdException
 
 from drivers.sdk.datatypes import RegisterType
-from drivers.sim.device import SimException, SimSilence, SimulatedDevice
+from drivers.sim.device import SimExceptionError, SimSilenceError, SimulatedDevice
 
 FUNCTION_TABLES = {
     1: RegisterType.COIL,
@@ -30,13 +30,13 @@ FUNCTION_TABLES = {
 }
 
 
-class SimServerContext(ModbusServerContext):  # type: ignore[misc]  # pymodbus is untyped
+class SimServerContext(ModbusServerContext):
     """The devices on one simulated bus, keyed by unit id."""
 
     def __init__(self, devices: Mapping[int, SimulatedDevice]) -> None:
         # The base __init__ is skipped on purpose: it wraps devices in SimCore and warns.
         self.devices = dict(devices)
-        self.simdevices: list[object] = []
+        self.simdevices = []
         self.old_simulator = True
 
     def device_ids(self) -> list[int]:
@@ -58,9 +58,9 @@ class SimServerContext(ModbusServerContext):  # type: ignore[misc]  # pymodbus i
         table = FUNCTION_TABLES[func_code]
         try:
             values = device.read(table, address, count)
-        except SimSilence:
+        except SimSilenceError:
             raise NoSuchIdException("silent") from None
-        except SimException as exc:
+        except SimExceptionError as exc:
             return ExcCodes(exc.code)
         return [bool(v) for v in values] if table.is_bit else values
 
@@ -71,8 +71,8 @@ class SimServerContext(ModbusServerContext):  # type: ignore[misc]  # pymodbus i
         device = self._device(device_id)
         try:
             device.write(FUNCTION_TABLES[func_code], address, [int(v) for v in values])
-        except SimSilence:
+        except SimSilenceError:
             raise NoSuchIdException("silent") from None
-        except SimException as exc:
+        except SimExceptionError as exc:
             return ExcCodes(exc.code)
         return None

@@ -18,7 +18,7 @@ _REFRESH_EVERY = 0.05
 """Seconds between recomputing values; a flat-out client must not make the simulator hot."""
 
 
-class SimException(Exception):
+class SimExceptionError(Exception):
     """The simulated device answers this Modbus exception code."""
 
     def __init__(self, code: int) -> None:
@@ -26,7 +26,7 @@ class SimException(Exception):
         super().__init__(f"Modbus exception {code}")
 
 
-class SimSilence(Exception):
+class SimSilenceError(Exception):
     """The simulated device does not answer at all."""
 
 
@@ -104,7 +104,11 @@ class SimulatedDevice:
 
     def _refresh(self) -> None:
         now = self._clock()
-        if self._static or isinstance(self.fault, Stuck) or now - self._last_refresh < _REFRESH_EVERY:
+        if (
+            self._static
+            or isinstance(self.fault, Stuck)
+            or now - self._last_refresh < _REFRESH_EVERY
+        ):
             return
         self._last_refresh = now
         t = now - self._t0
@@ -119,11 +123,11 @@ class SimulatedDevice:
     def _check(self, register_type: RegisterType, address: int, count: int) -> None:
         self.requests += 1
         if isinstance(self.fault, Silent):
-            raise SimSilence
+            raise SimSilenceError
         if isinstance(self.fault, RaisesException):
-            raise SimException(self.fault.code)
+            raise SimExceptionError(self.fault.code)
         if count < 1 or address + count > self._extent[register_type]:
-            raise SimException(ILLEGAL_DATA_ADDRESS)
+            raise SimExceptionError(ILLEGAL_DATA_ADDRESS)
 
     def read(self, register_type: RegisterType, address: int, count: int) -> list[int]:
         """Register values (or 0/1 bits); unmapped addresses inside the map read as 0."""

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
+from typing import cast
 
 from pymodbus.server import ModbusSerialServer, ModbusTcpServer
 
@@ -32,12 +33,9 @@ class DeviceSpec:
     def parse(cls, text: str) -> DeviceSpec:
         """Parse NAME:UNIT or NAME:UNIT:FAULT, e.g. rs485_env:2:silent."""
         parts = text.split(":")
-        try:
-            if len(parts) not in (2, 3):
-                raise ValueError(text)
-            unit = int(parts[1])
-        except ValueError:
-            raise DriverError(f"expected NAME:UNIT[:FAULT], got {text!r}") from None
+        if len(parts) not in (2, 3) or not parts[1].isdigit():
+            raise DriverError(f"expected NAME:UNIT[:FAULT], got {text!r}")
+        unit = int(parts[1])
         fault = parse_fault(parts[2]) if len(parts) == 3 else None
         return cls(driver=parts[0], unit=unit, fault=fault)
 
@@ -104,7 +102,8 @@ class Simulator:
             )
             self._server = server
             await server.serve_forever(background=True)
-            self.port = int(server.transport.sockets[0].getsockname()[1])
+            listener = cast(asyncio.Server, server.transport)  # what create_server returned
+            self.port = int(listener.sockets[0].getsockname()[1])
             return
         server_end = await self._start_pty_pair()
         serial = self._serial
@@ -142,7 +141,7 @@ class Simulator:
     async def stop(self) -> None:
         """Stop answering and release the port or pty pair."""
         if self._server is not None:
-            await self._server.shutdown()
+            await self._server.shutdown()  # type: ignore[no-untyped-call]
             self._server = None
         if self._socat is not None:
             if self._socat.returncode is None:

@@ -42,11 +42,11 @@ class TransportError(Exception):
     """A Modbus request failed; the subclass says how."""
 
 
-class DeviceTimeout(TransportError):
+class DeviceTimeout(TransportError):  # noqa: N818  # names read as events
     """The device did not answer in time (absent, wrong unit id, wiring, baud rate)."""
 
 
-class ModbusExceptionResponse(TransportError):
+class ModbusExceptionResponse(TransportError):  # noqa: N818  # names read as events
     """The device answered with a Modbus exception code."""
 
     def __init__(self, code: int, *, unit: int, address: int) -> None:
@@ -62,11 +62,11 @@ class ModbusExceptionResponse(TransportError):
         return self.code in (5, 6)
 
 
-class PortUnavailable(TransportError):
+class PortUnavailable(TransportError):  # noqa: N818  # names read as events
     """The serial port cannot be opened."""
 
 
-class ConnectionFailed(TransportError):
+class ConnectionFailed(TransportError):  # noqa: N818  # names read as events
     """The TCP connection cannot be established or was lost."""
 
 
@@ -192,7 +192,11 @@ class RtuTransport(ModbusTransport):
             reconnect_delay=0,
             name=port,
         )
-        super().__init__(client, description=f"serial {port} {baud} {bytesize}{parity}{stopbits}", timeout=timeout)
+        super().__init__(
+            client,
+            description=f"serial {port} {baud} {bytesize}{parity}{stopbits}",
+            timeout=timeout,
+        )
 
     def _connect_error(self) -> TransportError:
         return PortUnavailable(serial_port_problem(self.port))
