@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 
 from litestar import Litestar, MediaType, Request, Response
 from litestar.datastructures import State
 from litestar.di import Provide
+from litestar.exceptions import HTTPException
 from litestar.openapi.config import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.status_codes import (
@@ -14,6 +16,7 @@ from litestar.status_codes import (
     HTTP_404_NOT_FOUND,
     HTTP_409_CONFLICT,
 )
+from litestar.types import Scope
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from fleet.bridge.counters import BridgeCounters
@@ -21,6 +24,8 @@ from fleet.domain.devices.controllers import DeviceController
 from fleet.domain.errors import ConflictError, DomainError, InvalidQueryError, NotFoundError
 from fleet.domain.system.controllers import SystemController
 from fleet.domain.telemetry.controllers import TelemetryController
+
+log = logging.getLogger("fleet.api")
 
 _STATUS: dict[type[DomainError], int] = {
     NotFoundError: HTTP_404_NOT_FOUND,
@@ -46,6 +51,12 @@ def domain_error_to_http(
     )
 
 
+async def log_unexpected(exc: Exception, scope: Scope) -> None:
+    """Log bugs with their traceback (HTTP and domain errors are answers, not bugs)."""
+    if not isinstance(exc, HTTPException | DomainError):
+        log.error("unhandled error on %s %s", scope.get("method"), scope.get("path"), exc_info=exc)
+
+
 def create_app(
     sessions: async_sessionmaker[AsyncSession], *, bridge_counters: BridgeCounters | None = None
 ) -> Litestar:
@@ -56,6 +67,7 @@ def create_app(
         exception_handlers={DomainError: domain_error_to_http},
         state=State({"sessions": sessions, "bridge_counters": bridge_counters}),
         logging_config=None,  # the CLI (or the embedding program) owns logging
+        after_exception=[log_unexpected],
         openapi_config=OpenAPIConfig(
             title="polekit fleet",
             version="1",

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Annotated
 
 from litestar import Controller, get, patch, post
-from litestar.di import Provide
-from litestar.params import Parameter
+from litestar.di import NamedDependency, Provide
+from litestar.params import FromPath, JSONBody, QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from fleet.domain.devices.schemas import Device, DeviceCreate, DevicePage, DeviceUpdate
@@ -15,7 +15,7 @@ from fleet.domain.devices.services import DeviceService
 MAX_PAGE = 1000
 
 
-async def provide_device_service(db_session: AsyncSession) -> DeviceService:
+async def provide_device_service(db_session: NamedDependency[AsyncSession]) -> DeviceService:
     """The device service for this request's session."""
     return DeviceService(db_session)
 
@@ -30,29 +30,36 @@ class DeviceController(Controller):
     @get("/")
     async def list_devices(
         self,
-        devices: DeviceService,
-        limit: Annotated[int, Parameter(ge=1, le=MAX_PAGE, description="page size")] = 100,
-        offset: Annotated[int, Parameter(ge=0)] = 0,
+        devices: NamedDependency[DeviceService],
+        limit: Annotated[int, QueryParameter(ge=1, le=MAX_PAGE, description="page size")] = 100,
+        offset: Annotated[int, QueryParameter(ge=0)] = 0,
         registered: Annotated[
-            bool | None, Parameter(description="only registered (true) or unknown (false)")
+            bool | None, QueryParameter(description="only registered (true) or unknown (false)")
         ] = None,
     ) -> DevicePage:
         """Devices ordered by id, offset-paginated (the device table is small)."""
         return await devices.list(limit=limit, offset=offset, registered=registered)
 
     @get("/{device_id:str}")
-    async def get_device(self, devices: DeviceService, device_id: str) -> Device:
+    async def get_device(
+        self, devices: NamedDependency[DeviceService], device_id: FromPath[str]
+    ) -> Device:
         """One device with its online state and last heartbeat."""
         return await devices.get(device_id)
 
     @post("/")
-    async def register_device(self, devices: DeviceService, data: DeviceCreate) -> Device:
+    async def register_device(
+        self, devices: NamedDependency[DeviceService], data: JSONBody[DeviceCreate]
+    ) -> Device:
         """Register a device; 409 if it is registered already."""
         return await devices.create(data)
 
     @patch("/{device_id:str}")
     async def update_device(
-        self, devices: DeviceService, device_id: str, data: DeviceUpdate
+        self,
+        devices: NamedDependency[DeviceService],
+        device_id: FromPath[str],
+        data: JSONBody[DeviceUpdate],
     ) -> Device:
         """Change a device's description or registration flag."""
         return await devices.update(device_id, data)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from litestar import Controller, Response, get
 from litestar.datastructures import State
+from litestar.di import NamedDependency
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from fleet.domain.system.schemas import HealthStatus
@@ -17,7 +18,9 @@ class SystemController(Controller):
     tags = ["system"]
 
     @get("/")
-    async def healthz(self, db_session: AsyncSession, state: State) -> Response[HealthStatus]:
+    async def healthz(
+        self, db_session: NamedDependency[AsyncSession], state: State
+    ) -> Response[HealthStatus]:
         """200 when healthy, 503 when the database or the broker is unreachable."""
         status = await health(db_session, state.get("bridge_counters"))
         return Response(status, status_code=200 if status.status == "ok" else 503)

@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Annotated
 
 from litestar import Controller, get
-from litestar.params import Parameter
+from litestar.di import NamedDependency
+from litestar.params import FromPath, QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from fleet.domain.devices.services import DeviceService
@@ -22,7 +23,9 @@ class TelemetryController(Controller):
     tags = ["telemetry"]
 
     @get("/latest")
-    async def latest(self, db_session: AsyncSession, device_id: str) -> LatestValues:
+    async def latest(
+        self, db_session: NamedDependency[AsyncSession], device_id: FromPath[str]
+    ) -> LatestValues:
         """The newest point of every channel; 404 for an unknown device."""
         await DeviceService(db_session).exists(device_id)
         return await TelemetryService(db_session).latest(device_id)
@@ -30,20 +33,20 @@ class TelemetryController(Controller):
     @get("/telemetry")
     async def telemetry(
         self,
-        db_session: AsyncSession,
-        device_id: str,
+        db_session: NamedDependency[AsyncSession],
+        device_id: FromPath[str],
         channel: Annotated[
-            str | None, Parameter(description="one channel, e.g. meter/voltage")
+            str | None, QueryParameter(description="one channel, e.g. meter/voltage")
         ] = None,
         since: Annotated[
-            float | None, Parameter(description="from this unix time (inclusive)")
+            float | None, QueryParameter(description="from this unix time (inclusive)")
         ] = None,
         until: Annotated[
-            float | None, Parameter(description="to this unix time (exclusive)")
+            float | None, QueryParameter(description="to this unix time (exclusive)")
         ] = None,
-        limit: Annotated[int, Parameter(ge=1, le=MAX_LIMIT, description="page size")] = 1000,
+        limit: Annotated[int, QueryParameter(ge=1, le=MAX_LIMIT, description="page size")] = 1000,
         cursor: Annotated[
-            str | None, Parameter(description="next_cursor of the previous page")
+            str | None, QueryParameter(description="next_cursor of the previous page")
         ] = None,
     ) -> TelemetryPage:
         """Points in time order, keyset-paginated: follow `next_cursor` until it is null."""
