@@ -238,10 +238,12 @@ class BufferWorker:
             with store.transaction():
                 result = job.run(store)
         except BaseException as exc:
+            self._publish(store, done=())
             job.future.set_exception(exc)
         else:
+            # Publish first: a caller woken by the result must see its own change in stats().
+            self._publish(store, done=())
             job.future.set_result(result)
-        self._publish(store, done=())
 
     def _publish(self, store: BatchStore, *, done: Sequence[Pending]) -> None:
         with self._cond:
