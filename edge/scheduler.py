@@ -172,6 +172,10 @@ class BusScheduler:
         finally:
             await self._transport.close()
 
+    async def close(self) -> None:
+        """Close the bus connection (run() does this itself when cancelled)."""
+        await self._transport.close()
+
     async def poll(self, device_name: str) -> bool:
         """Read every request of one device once, emit its readings; True when all succeeded."""
         state = next(s for s in self._states if s.device.name == device_name)

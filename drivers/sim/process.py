@@ -68,7 +68,8 @@ class SimulatorProcess:
 
     def _accept(self, line: bytes) -> None:
         if not line:
-            err = self._proc.stderr.read().decode(errors="replace") if self._proc else ""
+            stderr = self._proc.stderr if self._proc else None
+            err = stderr.read().decode(errors="replace") if stderr else ""
             self.stop()
             raise DriverError(f"simulator exited before serving: {err.strip()[-500:]}")
         self.endpoint = json.loads(line)

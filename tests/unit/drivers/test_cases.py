@@ -36,6 +36,17 @@ class Case(msgspec.Struct, forbid_unknown_fields=True):
     requests: int
 
 
+def load_case(folder: Path) -> tuple[Case, dict[RegisterType, dict[int, int]], dict[str, object]]:
+    case = msgspec.yaml.decode((folder / "expected.yaml").read_bytes(), type=Case)
+    registers = msgspec.yaml.decode(
+        (folder / "registers.yaml").read_bytes(), type=dict[RegisterType, dict[int, int]]
+    )
+    overrides: dict[str, object] = {}
+    if (folder / "device.yaml").exists():
+        overrides = msgspec.yaml.decode((folder / "device.yaml").read_bytes())
+    return case, registers, overrides
+
+
 def test_every_builtin_driver_has_cases() -> None:
     with_cases = {path.parts[-4] for path in CASES}
     folders = {p.parent.name for p in BUILTIN_ROOT.glob("*/driver.yaml")}
@@ -46,13 +57,7 @@ def test_every_builtin_driver_has_cases() -> None:
 async def test_case(expected_file: Path) -> None:
     folder = expected_file.parent
     driver_name = folder.parent.parent.name
-    case = msgspec.yaml.decode(expected_file.read_bytes(), type=Case)
-    registers = msgspec.yaml.decode(
-        (folder / "registers.yaml").read_bytes(), type=dict[RegisterType, dict[int, int]]
-    )
-    overrides: dict[str, object] = {}
-    if (folder / "device.yaml").exists():
-        overrides = msgspec.yaml.decode((folder / "device.yaml").read_bytes())
+    case, registers, overrides = load_case(folder)
 
     device = SimulatedDevice(load_driver(driver_name), 7)
     for table, values in registers.items():
@@ -65,9 +70,7 @@ async def test_case(expected_file: Path) -> None:
     received: list[Reading] = []
     async with Simulator([device], tcp_port=0) as sim:
         assert sim.port is not None
-        bus = BusConfig(
-            name="case", modbus_tcp=ModbusTcpConfig(host="127.0.0.1", port=sim.port)
-        )
+        bus = BusConfig(name="case", modbus_tcp=ModbusTcpConfig(host="127.0.0.1", port=sim.port))
         runtime = build_device(config, bus=bus, path="buses[0].devices[0]")
         scheduler = BusScheduler(
             name="case",

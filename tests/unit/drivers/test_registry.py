@@ -10,7 +10,10 @@ import pytest
 from drivers.registry import BUILTIN_ROOT, DriverRegistry, available_drivers, load_driver
 from drivers.sdk.errors import ManifestError, UnknownDriverError
 
-MINIMAL = "name: {name}\nvendor: Acme\nmodel: X1\ncategory: test\nchannels:\n  - {{name: level, address: 0}}\n"
+MINIMAL = (
+    "name: {name}\nvendor: Acme\nmodel: X1\ncategory: test\n"
+    "channels:\n  - {{name: level, address: 0}}\n"
+)
 
 
 def write_driver(root: Path, name: str, declared: str | None = None) -> Path:
@@ -27,7 +30,7 @@ def test_builtins_are_found_by_folder() -> None:
 
 
 def test_unknown_driver_lists_installed() -> None:
-    with pytest.raises(UnknownDriverError, match="installed: .*rs485_env"):
+    with pytest.raises(UnknownDriverError, match=r"installed: .*rs485_env"):
         DriverRegistry().load("no_such_meter")
 
 

@@ -9,11 +9,13 @@ import pytest
 from drivers.sdk.datatypes import RegisterType
 from edge.planner import Point, plan_reads
 
-H, I, C = RegisterType.HOLDING, RegisterType.INPUT, RegisterType.COIL
+H, IR, C = RegisterType.HOLDING, RegisterType.INPUT, RegisterType.COIL
 
 
 def points(addresses: list[int], register_type: RegisterType = H, size: int = 1) -> list[Point]:
-    return [Point(key=f"p{a}", register_type=register_type, address=a, size=size) for a in addresses]
+    return [
+        Point(key=f"p{a}", register_type=register_type, address=a, size=size) for a in addresses
+    ]
 
 
 def test_twenty_scattered_registers_over_sixty_are_one_request() -> None:
@@ -70,8 +72,8 @@ def test_wide_value_is_never_split() -> None:
 
 
 def test_register_types_never_mix() -> None:
-    plan = plan_reads([*points([0, 1], H), *points([0, 1], I), *points([0, 5], C)])
-    assert [(r.register_type, r.count) for r in plan.requests] == [(C, 6), (I, 2), (H, 2)]
+    plan = plan_reads([*points([0, 1], H), *points([0, 1], IR), *points([0, 5], C)])
+    assert [(r.register_type, r.count) for r in plan.requests] == [(C, 6), (IR, 2), (H, 2)]
 
 
 def test_bits_limit_is_2000() -> None:
