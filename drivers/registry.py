@@ -12,12 +12,15 @@ import functools
 import importlib.util
 import logging
 from collections.abc import Callable, Sequence
-from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from drivers.sdk.driver import Driver, DriverInfo
 from drivers.sdk.errors import ManifestError, UnknownDriverError
 from drivers.sdk.manifest import Manifest, load_manifest
+
+if TYPE_CHECKING:
+    from importlib.metadata import EntryPoint
 
 ENTRY_POINT_GROUP = "polekit.drivers"
 BUILTIN_ROOT = Path(__file__).resolve().parent
@@ -49,6 +52,9 @@ class DriverRegistry:
     def _entry_points(self) -> dict[str, EntryPoint]:
         if not self._use_entry_points:
             return {}
+        # Imported on demand: a gateway with built-in drivers only never pays ~1 MB for it.
+        from importlib.metadata import entry_points
+
         return {ep.name: ep for ep in entry_points(group=ENTRY_POINT_GROUP)}
 
     def names(self) -> list[str]:

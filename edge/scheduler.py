@@ -17,7 +17,6 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from drivers.registry import DriverLoader, load_driver
-from drivers.sdk.datatypes import RegisterType
 from drivers.sdk.errors import DecodeError
 from edge.backoff import Backoff
 from edge.config import AgentConfig, BusConfig
@@ -116,12 +115,15 @@ class BusScheduler:
         self._clock = clock
         self._wall = wall_clock
         self.stats = BusStats(name=name)
-        self._states = []
+        self._states: list[_State] = []
+        self._by_name: dict[str, _State] = {}
         for device in devices:
             health = DeviceHealth(name=device.name, unit=device.unit, poll=device.poll)
             self.stats.devices[device.name] = health
             backoff = Backoff(initial=max(device.poll, 0.1), cap=max(device.poll, _OFFLINE_CAP))
-            self._states.append(_State(device=device, health=health, offline_backoff=backoff))
+            state = _State(device=device, health=health, offline_backoff=backoff)
+            self._states.append(state)
+            self._by_name[device.name] = state
 
     @classmethod
     def from_config(
@@ -178,7 +180,7 @@ class BusScheduler:
 
     async def poll(self, device_name: str) -> bool:
         """Read every request of one device once, emit its readings; True when all succeeded."""
-        state = next(s for s in self._states if s.device.name == device_name)
+        state = self._by_name[device_name]
         device, health = state.device, state.health
         attempts = 1 + self._retries if health.online else 1
         readings: list[Reading] = []
@@ -302,12 +304,3 @@ def build_schedulers(
         )
         for i, bus in enumerate(config.buses)
     ]
-
-
-__all__ = [
-    "BusScheduler",
-    "BusStats",
-    "DeviceHealth",
-    "RegisterType",
-    "build_schedulers",
-]
