@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import msgspec
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from drivers.registry import DriverRegistry
 from drivers.sdk.datatypes import DataType, RegisterType, WordOrder
@@ -86,3 +90,24 @@ def test_builtin_driver_defaults_are_valid_agent_filters(name: str) -> None:
     for channel in driver.channels.values():
         for step in channel.filters:
             msgspec.convert(msgspec.to_builtins(step), FilterSpec, dec_hook=dec_hook)
+
+
+@settings(max_examples=200)
+@given(st.text(max_size=300) | st.binary(max_size=300))
+def test_any_text_raises_only_manifest_error(text: str | bytes) -> None:
+    with contextlib.suppress(ManifestError):
+        parse_manifest(text)
+
+
+@settings(max_examples=200)
+@given(
+    st.dictionaries(
+        st.sampled_from(["name", "address", "data_type", "order", "scale", "unit", "range"]),
+        st.one_of(st.integers(-5, 70000), st.text(max_size=8), st.floats(), st.none()),
+    )
+)
+def test_any_channel_raises_only_manifest_error(channel: dict[str, object]) -> None:
+    import json
+
+    with contextlib.suppress(ManifestError):
+        parse_manifest(manifest("  - " + json.dumps(channel) + "\n"))
