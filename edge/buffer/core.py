@@ -106,7 +106,10 @@ class Buffer:
             await asyncio.wrap_future(self._worker.stop())
 
     def append(self, batch: BufferedBatch | None, counts: Counts) -> None:
-        """Queue a batch (or counts alone) for the next commit; never blocks the loop."""
+        """Queue a batch (or counts alone) for the next commit; never blocks the loop.
+
+        Call it from one thread (the event loop's); seqs must rise per boot id.
+        """
         if batch is not None:
             last = self._last_seq.get(batch.boot_id, -1)
             if batch.seq <= last:
@@ -123,14 +126,14 @@ class Buffer:
         now = time.time()
         return await self._call(lambda store: store.take_unsent(limit, now=now))
 
-    async def requeue(self, keys: Sequence[tuple[str, int]]) -> int:
+    async def requeue(self, keys: Sequence[tuple[str, int]]) -> None:
         """Make these in-flight (boot_id, seq) batches unsent again (ack timeout)."""
         keys = list(keys)
-        return await self._call(lambda store: store.requeue(keys))
+        await self._call(lambda store: store.requeue(keys))
 
-    async def requeue_inflight(self) -> int:
+    async def requeue_inflight(self) -> None:
         """Make every in-flight batch unsent again (after a reconnect)."""
-        return await self._call(lambda store: store.requeue_inflight())
+        await self._call(lambda store: store.requeue_inflight())
 
     async def acknowledge(self, boot_id: str, ranges: Sequence[tuple[int, int]]) -> int:
         """Delete exactly the acked batches (inclusive seq ranges); returns their readings."""

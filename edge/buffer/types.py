@@ -41,6 +41,7 @@ class BufferHealth(msgspec.Struct, frozen=True, kw_only=True):
     """The last write found the disk (or the hard limit) full and had to drop data."""
     disk_full_events: int
     last_error: str | None
+    """The most recent write error (kept after recovery, for the status report)."""
 
 
 class BufferStatus(msgspec.Struct, frozen=True, kw_only=True):

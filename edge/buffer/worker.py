@@ -134,9 +134,23 @@ class BufferWorker:
         self._opened.set_result(None)
         try:
             self._serve(store)
+        except BaseException as exc:
+            log.exception("buffer: the worker thread failed; the buffer is closed")
+            self._fail_waiting(exc)
         finally:
             store.close()
             self._stopped.set_result(None)
+
+    def _fail_waiting(self, exc: BaseException) -> None:
+        # Nobody may wait forever on a thread that is gone.
+        with self._cond:
+            self._stopping = True
+            self._last_error = f"{type(exc).__name__}: {exc}"
+            jobs = list(self._jobs)
+            self._jobs.clear()
+        for job in jobs:
+            if job.future.set_running_or_notify_cancel():
+                job.future.set_exception(RuntimeError("the buffer worker thread failed"))
 
     def _serve(self, store: BatchStore) -> None:
         retry_at = 0.0

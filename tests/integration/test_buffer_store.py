@@ -91,10 +91,11 @@ async def test_requeue_makes_in_flight_batches_unsent(buffer: Buffer) -> None:
     fill(buffer, range(6))
     await buffer.flush()
     taken = await buffer.take_unsent(4)
-    assert await buffer.requeue([(BOOT, taken[0].seq), (BOOT, 99)]) == 1
-    assert buffer.stats().inflight == 3
-    assert await buffer.requeue_inflight() == 3
-    assert buffer.stats().unsent == 6
+    await buffer.requeue([(BOOT, taken[0].seq), (BOOT, 99)])  # 99 does not exist
+    assert (buffer.stats().unsent, buffer.stats().inflight) == (3, 3)
+    assert [b.seq for b in await buffer.take_unsent(1)] == [taken[0].seq]
+    await buffer.requeue_inflight()
+    assert (buffer.stats().unsent, buffer.stats().inflight) == (6, 0)
 
 
 async def test_bound_by_bytes_drops_the_oldest_and_counts_them(db_path: str) -> None:
