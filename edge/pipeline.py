@@ -91,12 +91,23 @@ class Pipeline:
         self._seq = 0
 
     @classmethod
-    def from_config(cls, config: AgentConfig, *, sink: BatchSink, boot_id: str) -> Pipeline:
-        """The pipeline the agent config describes (channel overrides become policies)."""
+    def from_config(
+        cls,
+        config: AgentConfig,
+        *,
+        sink: BatchSink,
+        boot_id: str,
+        policies: Mapping[ChannelKey, ChannelPolicy] | None = None,
+    ) -> Pipeline:
+        """The pipeline the agent config describes.
+
+        Pass `policies` with the drivers' defaults merged in (edge.devices.channel_policies);
+        without them only the config's channel overrides apply.
+        """
         return cls(
             sink=sink,
             boot_id=boot_id,
-            policies=policies_from_config(config.buses),
+            policies=policies_from_config(config.buses) if policies is None else policies,
             batch_max_readings=config.uplink.batch_max_readings,
             batch_interval=float(config.uplink.batch_interval),
             encoding=config.uplink.encoding,
