@@ -13,7 +13,7 @@ from types import TracebackType
 from typing import Any
 
 from pymodbus.client import AsyncModbusSerialClient, AsyncModbusTcpClient
-from pymodbus.exceptions import ConnectionException, ModbusIOException
+from pymodbus.exceptions import ConnectionException, ModbusException, ModbusIOException
 
 from drivers.sdk.codec import bytes_of
 from drivers.sdk.datatypes import RegisterType
@@ -81,6 +81,9 @@ _READERS = {
 class ModbusTransport:
     """One connection to a bus; requests are awaited one at a time by the bus scheduler."""
 
+    reconnects_on_silence = False
+    """TCP only: a run of timeouts may mean a half-open connection, so start a new one."""
+
     def __init__(self, client: Any, *, description: str, timeout: float) -> None:
         # Any: pymodbus' client classes are untyped; this class is their typed face.
         self._client = client
@@ -104,13 +107,17 @@ class ModbusTransport:
         method = getattr(self._client, _READERS[register_type])
         try:
             response = await method(address, count=count, device_id=unit)
-        except ModbusIOException:
+        except ModbusIOException as exc:
+            if "No response" not in str(exc):
+                raise TransportError(f"unit {unit} sent an unusable response: {exc}") from None
             self._count_timeout()
             raise DeviceTimeout(
                 f"unit {unit} did not answer within {self.timeout:g}s on {self.description}"
             ) from None
         except ConnectionException as exc:
             raise self._connect_error() from exc
+        except ModbusException as exc:
+            raise TransportError(f"unit {unit}: {exc}") from None
         self._timeouts = 0
         if response.isError():
             raise ModbusExceptionResponse(response.exception_code, unit=unit, address=address)
@@ -136,8 +143,6 @@ class ModbusTransport:
         if self._timeouts >= _TIMEOUTS_BEFORE_RECONNECT and self.reconnects_on_silence:
             self._timeouts = 0
             self._client.close()
-
-    reconnects_on_silence = False
 
     async def close(self) -> None:
         """Close the connection; the next request reconnects."""

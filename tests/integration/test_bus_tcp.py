@@ -219,3 +219,21 @@ async def _until(condition: Callable[[], bool]) -> None:
     async with asyncio.timeout(5.0):
         while not condition():  # noqa: ASYNC110  # stats have no event to await
             await asyncio.sleep(0.02)
+
+
+async def test_reconnects_after_the_gateway_restarts() -> None:
+    readings: list[Reading] = []
+    async with Simulator.for_specs(sim_specs("rs485_env:1"), tcp_port=0) as first:
+        assert first.port is not None
+        port = first.port
+        scheduler = scheduler_for(port, [("env", "rs485_env", 1, 1.0)], readings, timeout=0.3)
+        assert await scheduler.poll("env")
+    # the gateway is down: a typed, counted failure, not an exception out of the scheduler
+    assert not await scheduler.poll("env")
+    health = scheduler.stats.devices["env"]
+    assert health.consecutive_failures == 1
+    async with Simulator.for_specs(sim_specs("rs485_env:1"), tcp_port=port):
+        assert await scheduler.poll("env")
+        await scheduler.close()
+    assert health.consecutive_failures == 0
+    assert len(readings) == 10
