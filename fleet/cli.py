@@ -51,7 +51,9 @@ def register(parser: argparse.ArgumentParser) -> None:
     serve.add_argument(
         "--share-group",
         metavar="NAME",
-        help="subscribe through $share/NAME/ so N fleet replicas split the ingest",
+        help="subscribe through $share/NAME/ so N fleet replicas split the ingest (the broker "
+        "keeps queueing a share of messages for a stopped replica until its session expires; "
+        "edges resend those batches when no ack comes)",
     )
     serve.add_argument(
         "--client-id",

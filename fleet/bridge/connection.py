@@ -6,6 +6,7 @@ import random
 import ssl
 
 import aiomqtt
+import paho.mqtt.client as mqtt
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
@@ -27,8 +28,9 @@ def make_client(settings: MqttSettings) -> aiomqtt.Client:
         password=settings.password,
         identifier=settings.client_id,
         protocol=aiomqtt.ProtocolVersion.V5 if v5 else aiomqtt.ProtocolVersion.V311,
-        # v5: never start clean, resume the session (and its queue) on every connect.
-        clean_start=False,
+        # Never start clean: resume the session (and its queue) on every connect.
+        # paho rejects clean_start for 3.1.1 unless it is left at its default.
+        clean_start=False if v5 else mqtt.MQTT_CLEAN_START_FIRST_ONLY,
         clean_session=None if v5 else False,
         properties=properties,
         keepalive=settings.keepalive_s,
