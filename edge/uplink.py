@@ -41,7 +41,7 @@ class OutboundBuffer(Protocol):
     """What the uplink needs from the store-and-forward buffer."""
 
     async def take_unsent(self, limit: int) -> Sequence[OutboundBatch]:
-        """Up to `limit` unsent batches (oldest backlog interleaved with newest live), now in flight."""
+        """Up to `limit` unsent batches (oldest backlog, newest live, in turn); now in flight."""
         ...
 
     async def requeue(self, keys: Sequence[tuple[str, int]]) -> None:
@@ -56,7 +56,7 @@ class OutboundBuffer(Protocol):
         """Delete the acked batches; returns how many readings they held."""
         ...
 
-    async def wait_for_unsent(self, timeout: float) -> None:
+    async def wait_for_unsent(self, timeout: float) -> None:  # noqa: ASYNC109 - a poll bound
         """Return when unsent batches may exist, or after `timeout`."""
         ...
 

@@ -36,7 +36,9 @@ def parse_broker_url(url: str, *, default_version: str = "5") -> BrokerAddress:
     """mqtt://host[:1883] or mqtts://host[:8883], optional ?version=3.1.1."""
     parts = urlsplit(url)
     if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
-        raise BrokerUrlError(f"broker URL {url!r} must look like mqtt://host:1883 or mqtts://host:8883")
+        raise BrokerUrlError(
+            f"broker URL {url!r} must look like mqtt://host:1883 or mqtts://host:8883"
+        )
     tls = parts.scheme == "mqtts"
     version = parse_qs(parts.query).get("version", [default_version])[0]
     if version not in ("5", "3.1.1"):
@@ -66,12 +68,17 @@ class MqttSession:
         self._content_type = CONTENT_TYPES[encoding]
 
     async def publish(
-        self, kind: Kind, payload: bytes, *, retain: bool = False, timeout: float = 30.0
+        self,
+        kind: Kind,
+        payload: bytes,
+        *,
+        retain: bool = False,
+        timeout: float = 30.0,  # noqa: ASYNC109 - passed through to aiomqtt, which owns the wait
     ) -> None:
         """Publish at QoS 1 under this device's topic; returns once the broker has it (PUBACK)."""
         properties = None
         if self._v5:
-            properties = Properties(PacketTypes.PUBLISH)
+            properties = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
             properties.ContentType = self._content_type
         await self._client.publish(
             topic_for(self._device_id, kind),

@@ -1,0 +1,172 @@
+"""The edge agent: buses -> pipeline -> durable buffer -> uplink, as named tasks of a TaskGroup."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import sqlite3
+from pathlib import Path
+
+from drivers.sdk.errors import DriverError
+from edge.buffer import Buffer
+from edge.config import AgentConfig
+from edge.devices import channel_policies
+from edge.health import HealthCollector
+from edge.pipeline import Pipeline
+from edge.scheduler import BusScheduler, build_schedulers
+from edge.status import status_path, write_status_file
+from edge.transport.modbus import PortUnavailable
+from edge.transport.mqtt import BrokerUrlError, Credentials, connect, parse_broker_url
+from edge.uplink import Uplink
+from protocol.ids import new_boot_id
+from protocol.messages import encode_message
+
+log = logging.getLogger(__name__)
+_STATUS_INTERVAL = 5.0
+
+
+class AgentStartError(Exception):
+    """The agent cannot start; the message says what to fix."""
+
+
+class Agent:
+    """One gateway's agent, built from a validated config."""
+
+    def __init__(
+        self,
+        *,
+        config: AgentConfig,
+        credentials: Credentials | None = None,
+        boot_id: str | None = None,
+    ) -> None:
+        self.config = config
+        self.boot_id = boot_id or new_boot_id()
+        self._credentials = credentials
+
+    async def run(self) -> None:
+        """Run until cancelled; on the way out the open batch is committed to the buffer."""
+        config = self.config
+        try:
+            broker = parse_broker_url(
+                config.uplink.broker, default_version=config.uplink.mqtt_version
+            )
+            policies = channel_policies(config)
+        except (BrokerUrlError, DriverError, ValueError) as exc:
+            raise AgentStartError(str(exc)) from exc
+        buffer = Buffer.from_config(config.buffer)
+        try:
+            Path(config.buffer.path).parent.mkdir(parents=True, exist_ok=True)
+            await buffer.open()
+        except (OSError, sqlite3.Error) as exc:
+            raise AgentStartError(
+                f"cannot open the buffer database {config.buffer.path}: {exc}; "
+                "check that its directory exists and is writable, or set buffer.path"
+            ) from exc
+        try:
+            pipeline = Pipeline.from_config(
+                config, sink=buffer, boot_id=self.boot_id, policies=policies
+            )
+            try:
+                schedulers = build_schedulers(config, sink=pipeline.submit)
+            except PortUnavailable as exc:
+                raise AgentStartError(str(exc)) from exc
+            uplink = Uplink(
+                session_factory=lambda: connect(
+                    broker=broker,
+                    device_id=config.device_id,
+                    encoding=config.uplink.encoding,
+                    keepalive=float(config.uplink.keepalive),
+                    credentials=self._credentials,
+                ),
+                buffer=buffer,
+                encoding=config.uplink.encoding,
+                inflight=config.uplink.inflight,
+                ack_timeout=float(config.uplink.ack_timeout),
+                reconnect_max=float(config.uplink.reconnect_max),
+            )
+            health = HealthCollector(
+                boot_id=self.boot_id,
+                config_version=config.version,
+                pipeline=pipeline,
+                buffer=buffer,
+                schedulers=schedulers,
+            )
+            log.info(
+                "agent %s starting (boot %s): %d bus(es), broker %s:%d, buffer %s",
+                config.device_id,
+                self.boot_id,
+                len(schedulers),
+                broker.host,
+                broker.port,
+                config.buffer.path,
+            )
+            await self._run_tasks(pipeline, schedulers, uplink, health)
+        finally:
+            await buffer.close()
+
+    async def _run_tasks(
+        self,
+        pipeline: Pipeline,
+        schedulers: list[BusScheduler],
+        uplink: Uplink,
+        health: HealthCollector,
+    ) -> None:
+        # The pipeline task is cancelled last (it hands its open batch to the buffer), so it
+        # runs outside the group that holds the producers.
+        flush = asyncio.create_task(pipeline.run(), name="pipeline-flush")
+        try:
+            async with asyncio.TaskGroup() as tasks:
+                for scheduler in schedulers:
+                    scheduler.start(tasks)
+                tasks.create_task(uplink.run(), name="uplink")
+                tasks.create_task(self._heartbeat(uplink, health), name="health")
+        finally:
+            flush.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await flush
+
+    async def _heartbeat(self, uplink: Uplink, health: HealthCollector) -> None:
+        interval = float(self.config.health.interval)
+        path = status_path(self.config)
+        since_publish = interval  # publish as soon as the uplink is up
+        while True:
+            message = health.collect()
+            uplink_state = {
+                "connected": uplink.stats.connected,
+                "connects": uplink.stats.connects,
+                "disconnects": uplink.stats.disconnects,
+                "inflight": len(uplink.stats.inflight),
+                "published_batches": uplink.stats.published_batches,
+                "republished_batches": uplink.stats.republished_batches,
+                "last_error": uplink.stats.last_error,
+            }
+            try:
+                await asyncio.to_thread(
+                    write_status_file, path, health=message, uplink=uplink_state
+                )
+            except OSError as exc:
+                log.warning("agent: cannot write status file %s: %s", path, exc)
+            if since_publish >= interval and uplink.stats.connected:
+                payload = encode_message(message, self.config.uplink.encoding)
+                if await uplink.publish_health(payload):
+                    since_publish = 0.0
+            step = min(_STATUS_INTERVAL, interval)
+            await asyncio.sleep(step)
+            since_publish += step
+
+    async def run_until_signalled(self) -> None:
+        """Run until SIGINT or SIGTERM, then stop cleanly (buffer committed, transports closed)."""
+        loop = asyncio.get_running_loop()
+        task = asyncio.current_task()
+        assert task is not None
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, task.cancel)
+        try:
+            await self.run()
+        except asyncio.CancelledError:
+            log.info("agent %s stopped", self.config.device_id)
+        finally:
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                loop.remove_signal_handler(signum)
