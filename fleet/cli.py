@@ -8,6 +8,7 @@ import logging
 import os
 
 import msgspec
+from sqlalchemy.exc import SQLAlchemyError
 
 from fleet.settings import (
     DEFAULT_DB_URL,
@@ -132,7 +133,11 @@ def _serve(args: argparse.Namespace) -> int:
     except ValueError as exc:
         log.error("%s", exc)  # noqa: TRY400 - a usage error, not a crash: no traceback
         return 2
-    asyncio.run(serve(settings))
+    try:
+        asyncio.run(serve(settings))
+    except (OSError, SQLAlchemyError) as exc:
+        log.error("fleet cannot start: %s", exc)  # noqa: TRY400 - the cause is in the message
+        return 1
     return 0
 
 
@@ -145,6 +150,10 @@ def _migrate(args: argparse.Namespace) -> int:
     except ValueError as exc:
         log.error("%s", exc)  # noqa: TRY400 - a usage error, not a crash: no traceback
         return 2
-    revision = asyncio.run(upgrade_to_head(db))
+    try:
+        revision = asyncio.run(upgrade_to_head(db))
+    except (OSError, SQLAlchemyError) as exc:
+        log.error("migration failed: %s", exc)  # noqa: TRY400 - the cause is in the message
+        return 1
     log.info("database is at schema revision %s", revision)
     return 0

@@ -21,7 +21,7 @@ def make_client(settings: MqttSettings) -> aiomqtt.Client:
     if v5:
         properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
         properties.SessionExpiryInterval = settings.session_expiry_s
-    return aiomqtt.Client(
+    client = aiomqtt.Client(
         settings.host,
         settings.port,
         username=settings.username,
@@ -37,6 +37,9 @@ def make_client(settings: MqttSettings) -> aiomqtt.Client:
         tls_context=ssl.create_default_context() if settings.tls else None,
         timeout=10,
     )
+    # One ack per device per commit goes out concurrently; aiomqtt warns above 10 by default.
+    client.pending_calls_threshold = 10_000
+    return client
 
 
 def publish_properties(settings: MqttSettings, encoding: Encoding) -> Properties | None:
