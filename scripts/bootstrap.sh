@@ -5,10 +5,17 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# The distribution's interpreter is what a gateway runs (and it is leaner than most custom
+# builds), so prefer it to whatever python3 comes first on PATH.
+PYTHON=python3
+if [ -x /usr/bin/python3 ] && /usr/bin/python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
+  PYTHON=/usr/bin/python3
+fi
+
 need_apt=()
 command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || need_apt+=(mosquitto)
 command -v socat >/dev/null 2>&1 || need_apt+=(socat)
-python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || need_apt+=(python3-venv)
+"$PYTHON" -c 'import ensurepip, venv' >/dev/null 2>&1 || need_apt+=(python3-venv)
 # The tests need a PostgreSQL server; when none answers on 127.0.0.1:5432 the test
 # suite starts a throwaway cluster with these binaries (tests/services.py).
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need_apt+=(postgresql)
@@ -24,7 +31,7 @@ fi
 
 if [ ! -x .venv/bin/python ]; then
   echo "bootstrap: creating .venv"
-  python3 -m venv .venv
+  "$PYTHON" -m venv .venv
 fi
 stamp=.venv/.polekit-installed
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
