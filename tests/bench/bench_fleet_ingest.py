@@ -4,7 +4,7 @@ A real Mosquitto (a private one on a free port unless --broker is given), the fl
 subprocess (its own CPU, as in production), and this process playing N devices: it publishes
 pre-encoded SenML-CBOR batches QoS 1 and waits until every batch is acked. The rate is points
 divided by the time from the first publish to the last ack; the database row counts are then
-checked exactly. Runs against SQLite and PostgreSQL; prints JSON and writes
+checked exactly. Runs against SQLite and PostgreSQL; prints one JSON line and writes
 tests/bench/results/fleet_ingest.json.
 
     python3 tests/bench/bench_fleet_ingest.py [--devices 100 --batches 10 --points 300]
@@ -199,9 +199,11 @@ def main() -> int:
     with broker_for(args.broker) as broker:
         for backend in args.backend.split(","):
             results.append(run_backend(backend, broker, args))
-            print(json.dumps(results[-1]), flush=True)
+            print(json.dumps(results[-1]), file=sys.stderr, flush=True)
+    summary = {"fleet_ingest": results}
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps({"fleet_ingest": results}, indent=2) + "\n")
+    RESULTS.write_text(json.dumps(summary, indent=2) + "\n")
+    print(json.dumps(summary))  # run_all.py reads the last stdout line
     return 0 if all(r["rows_verified"] for r in results) else 1
 
 
