@@ -110,6 +110,9 @@ class Uplink:
                     await self._serve(session)
             except MqttError as exc:
                 self._on_disconnect(str(exc))
+            except Exception as exc:  # a gateway keeps buffering whatever the uplink hit
+                log.exception("uplink: unexpected error; reconnecting")
+                self._on_disconnect(f"{type(exc).__name__}: {exc}")
             delay = self._backoff.next_delay()
             log.info("uplink: reconnecting in %.1f s", delay)
             await asyncio.sleep(delay)

@@ -6,6 +6,7 @@ import ssl
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import aiomqtt
@@ -117,6 +118,8 @@ async def connect(
         topic=topic_for(device_id, Kind.STATE), payload=STATE_OFFLINE, qos=1, retain=True
     )
     tls_context = ssl.create_default_context(cafile=ca_file) if broker.tls else None
+    # paho refuses clean_start on 3.1.1; there clean_session plays that role.
+    clean: dict[str, Any] = {"clean_start": True} if v5 else {"clean_session": True}
     client = aiomqtt.Client(
         hostname=broker.host,
         port=broker.port,
@@ -127,8 +130,7 @@ async def connect(
         will=will,
         keepalive=max(5, int(keepalive)),
         tls_context=tls_context,
-        clean_session=None if v5 else True,
-        clean_start=True,
+        **clean,
         timeout=10,
     )
     async with client:
