@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import httpx
 import yaml
 from sqlalchemy import text
 
@@ -216,10 +217,14 @@ class AgentProcess:
                 return dict(device)
         return None
 
+    def uplink(self) -> dict[str, Any]:
+        """The uplink state of the last heartbeat (connected, connects, republished_batches...)."""
+        beat = self.heartbeat()
+        return dict((beat or {}).get("uplink", {}))
+
     def uplink_connects(self) -> int:
         """How many times the uplink connected, per the last heartbeat."""
-        beat = self.heartbeat()
-        return int((beat or {}).get("uplink", {}).get("connects", 0))
+        return int(self.uplink().get("connects", 0))
 
     def delivered(self) -> int:
         """Committed `delivered` counter (0 before the buffer exists)."""
@@ -309,6 +314,16 @@ class E2E:
         )
         assert agent.terminate() == 0, agent.log_tail()
         return agent.buffer_status()
+
+    def stop_and_check(self, agents: Sequence[AgentProcess], db_url: str) -> list[FleetRows]:
+        """SIGTERM each agent (exit 0, accounting balanced), drain it, assert exactly once."""
+        for agent in agents:
+            assert agent.terminate() == 0, agent.log_tail()
+            status = agent.buffer_status()
+            assert status.accounting.is_balanced(), f"{status}\n{agent.log_tail()}"
+        for agent in agents:
+            self.drain(agent)
+        return [assert_exactly_once(db_url, agent, self.logs) for agent in agents]
 
     def logs(self) -> str:
         """Log tails of every agent and fleet of this test."""
@@ -412,3 +427,9 @@ def assert_exactly_once(db_url: str, agent: AgentProcess, logs: Callable[[], str
             missing = sorted(set(range(seqs[-1] + 1)) - set(seqs))
             assert not missing, f"boot {boot} lacks batches {missing[:20]}: {context}"
     return rows
+
+
+def fleet_health(fleet: FleetProcess) -> dict[str, Any]:
+    """The fleet's /healthz document (bridge counters), whatever its status code."""
+    response = httpx.get(f"{fleet.http_url}/healthz", timeout=5)
+    return dict(response.json())
