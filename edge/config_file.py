@@ -79,6 +79,7 @@ def convert_config(
         field = match.group(1) if match else None
         if match:
             message = message[: match.start()]
+        field = _resolve_map_keys(field, raw)
         line = _line_for(field, lines or {})
         raise ConfigError(message, file=file, field=_readable(field), line=line) from exc
 
@@ -100,6 +101,32 @@ def _index_lines(node: yaml.Node, path: str, lines: dict[str, int]) -> None:
     elif isinstance(node, yaml.SequenceNode):
         for index, item in enumerate(node.value):
             _index_lines(item, f"{path}[{index}]", lines)
+
+
+def _resolve_map_keys(field: str | None, raw: Any) -> str | None:
+    """msgspec writes `[...]` for a mapping key; name the key when only one can be meant."""
+    if field is None or "[...]" not in field:
+        return field
+    head, _, rest = field.partition("[...]")
+    node = _walk(raw, head)
+    if not isinstance(node, dict):
+        return field
+    candidates = [key for key in node if len(node) == 1 or _walk(node[key], "$" + rest) is not None]
+    if len(candidates) != 1:
+        return field
+    return _resolve_map_keys(f"{head}.{candidates[0]}{rest}", raw)
+
+
+def _walk(node: Any, path: str) -> Any:
+    """Follow a `$.a[0].b` path through parsed YAML/TOML; None when it is not there."""
+    for name, index in _PATH_PART_RE.findall(path[1:]):
+        if name:
+            node = node.get(name) if isinstance(node, dict) else None
+        elif isinstance(node, list) and int(index) < len(node):
+            node = node[int(index)]
+        else:
+            return None
+    return node
 
 
 def _line_for(field: str | None, lines: dict[str, int]) -> int | None:

@@ -115,6 +115,8 @@ class MosquittoProcess:
             "persistent_client_expiration 1h",
         ]
         if self.persistence:
+            # Run as root, mosquitto drops to its own user, which must be able to write here.
+            self.workdir.chmod(0o777)
             lines += [
                 "persistence true",
                 f"persistence_location {self.workdir}/",
