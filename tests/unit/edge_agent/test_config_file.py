@@ -31,7 +31,8 @@ health: {interval: 30s}
 def test_good_yaml_becomes_typed_objects() -> None:
     config = parse_config(GOOD, file="pole.yaml")
     bus = config.buses[0]
-    assert bus.modbus_rtu is not None and bus.modbus_rtu.baud == 9600
+    assert bus.modbus_rtu is not None
+    assert bus.modbus_rtu.baud == 9600
     env = bus.devices[1]
     assert env.poll == 30.0
     assert env.channels["pm2_5"].range == (0.0, 1000.0)
@@ -64,7 +65,10 @@ def test_toml_is_accepted(tmp_path: Path) -> None:
         ("parity: N", "parity: X", "buses[0].modbus_rtu.parity", 4, "Invalid enum value 'X'"),
         ("encoding: cbor", "encoding: xml", "uplink.encoding", 13, "Invalid enum value"),
         ("max_bytes: 256MiB", "max_bytes: lots", "buffer.max_bytes", 14, "expected a size"),
-        ("{deadband: 2}", "{deadband: 2, window: 1m}", "buses[0].devices[1].channels.pm2_5.filters[0]", 12, "exactly one"),
+        (
+            "{deadband: 2}", "{deadband: 2, window: 1m}",
+            "buses[0].devices[1].channels.pm2_5.filters[0]", 12, "exactly one",
+        ),
         ("device_id: pole-0001", "device_id: Pole/1", "device_id", 1, "matching regex"),
         ("keepalive: 30s}", "keepalive: 30s, colour: red}", "uplink", 13, "unknown field `colour`"),
     ],
