@@ -154,8 +154,13 @@ class BusScheduler:
         now = self._clock()
         heap = [(now, index) for index in range(len(self._states))]
         heapq.heapify(heap)
+        me = asyncio.current_task()
         try:
             while heap:
+                # Python 3.11's asyncio.wait_for (inside pymodbus) can swallow a cancel that
+                # lands as the response arrives; a pending cancel request must still stop us.
+                if me is not None and me.cancelling():
+                    raise asyncio.CancelledError
                 due, index = heap[0]
                 delay = due - self._clock()
                 if delay > 0:

@@ -237,3 +237,22 @@ async def test_reconnects_after_the_gateway_restarts() -> None:
         await scheduler.close()
     assert health.consecutive_failures == 0
     assert len(readings) == 10
+
+
+async def test_cancel_always_stops_a_flat_out_scheduler() -> None:
+    # Cancelling while a response is arriving used to be swallowed (asyncio.wait_for in
+    # Python 3.11); many cancels at random moments must each stop the task promptly.
+    readings: list[Reading] = []
+    async with Simulator.for_specs(sim_specs("rs485_env:1", "rs485_env:2"), tcp_port=0) as sim:
+        assert sim.port is not None
+        for attempt in range(30):
+            scheduler = scheduler_for(
+                sim.port, [("a", "rs485_env", 1, 0.0), ("b", "rs485_env", 2, 0.0)], readings
+            )
+            task = asyncio.create_task(scheduler.run(), name="bus:lan")
+            await asyncio.sleep(0.01 + (attempt % 7) * 0.003)
+            task.cancel()
+            # asyncio.wait does not cancel on timeout, so a swallowed cancel fails fast here
+            await asyncio.wait({task}, timeout=3.0)
+            assert task.cancelled(), f"cancel {attempt} was swallowed"
+    assert readings
