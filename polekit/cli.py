@@ -17,6 +17,10 @@ AREAS: dict[str, tuple[str, str]] = {
     "fleet": ("fleet.cli", "run the fleet service (API + MQTT bridge)"),
     "driver": ("drivers.cli", "list, test and simulate sensor drivers"),
     "demo": ("polekit.demo", "run a broker, the fleet and simulated poles on this machine"),
+    "scan": ("provisioning.scan_cli", "find the Modbus devices on an RS-485 line"),
+    "probe": ("provisioning.probe_cli", "read every channel of one device once"),
+    "provision": ("provisioning.cli", "turn an anonymous gateway into a trusted fleet device"),
+    "verify": ("provisioning.verify_cli", "check a provisioned gateway end to end"),
 }
 
 
