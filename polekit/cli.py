@@ -16,6 +16,7 @@ AREAS: dict[str, tuple[str, str]] = {
     "agent": ("edge.cli", "run and inspect the edge agent on a gateway"),
     "fleet": ("fleet.cli", "run the fleet service (API + MQTT bridge)"),
     "driver": ("drivers.cli", "list, test and simulate sensor drivers"),
+    "micro": ("provisioning.micro_cli", "compile drivers for and install the MicroPython agent"),
     "demo": ("polekit.demo", "run a broker, the fleet and simulated poles on this machine"),
     "scan": ("provisioning.scan_cli", "find the Modbus devices on an RS-485 line"),
     "probe": ("provisioning.probe_cli", "read every channel of one device once"),

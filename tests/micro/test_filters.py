@@ -52,7 +52,8 @@ def test_nan_is_never_suppressed() -> None:
     nan = float("nan")
     assert Deadband(1.0).accept(nan)
     gate = OnChange()
-    assert gate.accept(nan) and gate.accept(nan)
+    assert gate.accept(nan)
+    assert gate.accept(nan)
 
 
 def test_heartbeat_reports_a_suppressed_value_when_due() -> None:
@@ -103,7 +104,9 @@ def test_pipeline_range_filters_and_batches() -> None:
         pipeline.submit(name, ts, value, unit)
     assert [(seq, n) for _, _, seq, n in sink.batches] == [(0, 3)]
     pack = cbor.loads(sink.batches[0][0])
-    assert pack[0]["bid"] == BOOT and pack[0]["seq"] == 0 and pack[0][-3] == 1.0
+    assert pack[0]["bid"] == BOOT
+    assert pack[0]["seq"] == 0
+    assert pack[0][-3] == 1.0
     assert [item[0] for item in pack] == ["env/pm2_5", "env/door", "env/pm2_5"]
     assert [item.get(6) for item in pack] == [None, 3.0, 5.0]
     pipeline.tick(11999)

@@ -30,12 +30,16 @@ def test_batches_are_staged_then_written_together() -> None:
     ring = _ring(fresh_dir("ring"))
     for seq in range(3):
         ring.append(_payload(seq), BOOT, seq, 5)
-    assert ring.flash_writes == 0 and ring.staged() == 15 and ring.buffered() == 0
+    assert ring.flash_writes == 0
+    assert ring.staged() == 15
+    assert ring.buffered() == 0
     ring.maybe_flush(0)  # starts the clock of the oldest staged batch
     ring.maybe_flush(999)
     assert ring.flash_writes == 0
     ring.maybe_flush(1000)
-    assert ring.flash_writes == 1 and ring.buffered() == 15 and ring.staged() == 0
+    assert ring.flash_writes == 1
+    assert ring.buffered() == 15
+    assert ring.staged() == 0
 
 
 def test_flush_bytes_triggers_a_write() -> None:
@@ -54,7 +58,9 @@ def test_acked_before_flush_never_reaches_flash() -> None:
     assert [(e.seq, p) for e, p in sent] == [(0, _payload(0))]
     assert ring.acknowledge(BOOT, [[0, 0]]) == 4
     ring.flush()
-    assert ring.flash_writes == 0 and ring.batches() == 0 and counts.delivered == 4
+    assert ring.flash_writes == 0
+    assert ring.batches() == 0
+    assert counts.delivered == 4
 
 
 def test_payloads_come_back_from_flash() -> None:
@@ -77,7 +83,8 @@ def test_ack_ranges_delete_exactly_the_named_batches() -> None:
     ring.take_unsent(10, 0)
     ring.acknowledge(BOOT, [[0, 1], [4, 4]])
     ring.acknowledge(OLD_BOOT, [[2, 3]])  # another boot's sequence numbers
-    assert counts.delivered == 6 and ring.buffered() == 6
+    assert counts.delivered == 6
+    assert ring.buffered() == 6
     ring.requeue_inflight()
     assert sorted(e.seq for e, _ in ring.take_unsent(10, 0)) == [2, 3, 5]
 
@@ -86,7 +93,8 @@ def test_unacked_batches_expire_and_are_sent_again() -> None:
     ring = _ring(fresh_dir("ring"))
     ring.append(_payload(0), BOOT, 0, 1)
     ring.take_unsent(1, 1000)
-    assert ring.take_unsent(1, 1500) == [] and ring.expire(1500, 1000) == 0
+    assert ring.take_unsent(1, 1500) == []
+    assert ring.expire(1500, 1000) == 0
     assert ring.expire(2000, 1000) == 1
     assert [e.seq for e, _ in ring.take_unsent(1, 2000)] == [0]
 
@@ -128,7 +136,8 @@ def test_reboot_recovers_unacked_batches_and_not_acked_ones() -> None:
     reopened = _ring(path, counts, slots=16)
     # 3 was acked but sits behind unacked 2: it is sent again and the fleet drops the copy.
     assert [e.seq for e, _ in reopened.take_unsent(10, 0)] == [2, 4, 3]
-    assert counts.read == 6 and reopened.buffered() == 6
+    assert counts.read == 6
+    assert reopened.buffered() == 6
     reopened.append(_payload(9), BOOT, 0, 1)
     reopened.flush()
     again = _ring(path, slots=16)
@@ -161,7 +170,8 @@ def test_batch_larger_than_the_ring_is_dropped() -> None:
     counts = Counts()
     ring = _ring(fresh_dir("ring"), counts, slots=2, slot_size=64)
     ring.append(bytes(200), BOOT, 0, 9)
-    assert counts.dropped_buffer_full == 9 and ring.batches() == 0
+    assert counts.dropped_buffer_full == 9
+    assert ring.batches() == 0
 
 
 def test_wrong_size_file_is_recreated() -> None:

@@ -46,12 +46,15 @@ def test_sha512_known_answers() -> None:
     )
     message = bytes(range(256)) * 3  # several blocks, padding across a block boundary
     assert sha512.pure_digest(message) == sha512.digest(message)
-    assert len(sha512.pure_digest(b"x" * 111)) == 64 and len(sha512.pure_digest(b"x" * 112)) == 64
+    assert len(sha512.pure_digest(b"x" * 111)) == 64
+    assert len(sha512.pure_digest(b"x" * 112)) == 64
 
 
 def test_rfc8032_vectors_verify() -> None:
     for _, public, message, signature in VECTORS:
-        assert ed25519.verify(bytes.fromhex(public), bytes.fromhex(message), bytes.fromhex(signature))
+        assert ed25519.verify(
+            bytes.fromhex(public), bytes.fromhex(message), bytes.fromhex(signature)
+        )
 
 
 def test_rfc8032_vectors_sign_and_derive_the_key() -> None:
@@ -81,8 +84,10 @@ def _envelope(version: int, rollback: bool = False, secret: bytes = SECRET) -> b
 def test_envelope_opens_with_the_trusted_key() -> None:
     keys = {KID: public_key(SECRET)}
     doc = open_envelope(_envelope(3), keys)
-    assert doc["version"] == 3 and doc["config"] == {"batch": {"max": 10}}
-    assert doc["rollback"] is False and doc["issued_at"] == 1700000000.0
+    assert doc["version"] == 3
+    assert doc["config"] == {"batch": {"max": 10}}
+    assert doc["rollback"] is False
+    assert doc["issued_at"] == 1700000000.0
 
 
 def test_envelope_is_refused_without_trust_root_or_with_another_key() -> None:
