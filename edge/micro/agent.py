@@ -195,7 +195,7 @@ class Agent:
             version = doc["version"]
             self.configure(doc["config"])
         except SignatureError as exc:
-            self._report(version, "rejected", str(exc))
+            self._report(getattr(exc, "version", version), "rejected", str(exc))
             return
         except (ValueError, KeyError, TypeError, OSError) as exc:
             self._report(version, "rejected", "invalid config: " + str(exc))

@@ -15,6 +15,14 @@ if TYPE_CHECKING:
     from typing import Any
 
 
+class StaleVersion(SignatureError):
+    """A correctly signed document that is not newer than what was already accepted."""
+
+    def __init__(self, version: int, highest: int) -> None:
+        super().__init__("version " + str(version) + " is not newer than " + str(highest))
+        self.version = version
+
+
 class ConfigGuard:
     """Checks desired-config envelopes and remembers the versions it let through."""
 
@@ -39,9 +47,7 @@ class ConfigGuard:
         if version == self.applied:
             return None
         if version <= self.highest and not doc["rollback"]:
-            raise SignatureError(
-                "version " + str(version) + " is not newer than " + str(self.highest)
-            )
+            raise StaleVersion(version, self.highest)
         return doc
 
     def accepted(self, version: int) -> None:
