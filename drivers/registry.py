@@ -9,15 +9,18 @@ Manifest, or a zero-argument callable returning a Driver.
 from __future__ import annotations
 
 import functools
+import importlib
 import importlib.util
 import logging
+import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from drivers.sdk.driver import Driver, DriverInfo
+from drivers.sdk.driver import Driver, DriverInfo, ProtocolFactory
 from drivers.sdk.errors import ManifestError, UnknownDriverError
 from drivers.sdk.manifest import Manifest, load_manifest
+from drivers.sdk.serial import SerialProtocol
 
 if TYPE_CHECKING:
     from importlib.metadata import EntryPoint
@@ -68,8 +71,10 @@ class DriverRegistry:
             return cached
         folder = self._folders().get(name)
         if folder is not None:
-            source = "builtin" if folder.parent == BUILTIN_ROOT else f"path {folder.parent}"
-            driver = _from_folder(folder, source=source)
+            builtin = folder.parent == BUILTIN_ROOT
+            source = "builtin" if builtin else f"path {folder.parent}"
+            package = f"drivers.{folder.name}" if builtin else None
+            driver = _from_folder(folder, source=source, package=package)
         else:
             ep = self._entry_points().get(name)
             if ep is None:
@@ -93,9 +98,41 @@ class DriverRegistry:
         return infos
 
 
-def _from_folder(folder: Path, *, source: str) -> Driver:
+def _from_folder(folder: Path, *, source: str, package: str | None) -> Driver:
     manifest = load_manifest(folder / MANIFEST_FILE)
-    return Driver.from_manifest(manifest, source=source, path=folder)
+    protocol = None
+    if manifest.protocol is not None:
+        protocol = _protocol_class(folder, manifest.protocol, package=package, source=source)
+    return Driver.from_manifest(manifest, source=source, path=folder, protocol=protocol)
+
+
+def _protocol_class(folder: Path, ref: str, *, package: str | None, source: str) -> ProtocolFactory:
+    """The SerialProtocol subclass `module:Class` names, from the driver's own folder.
+
+    A driver in an importable package is imported by its dotted name; a loose folder
+    (--driver-path, a scaffold) is loaded from its file under a private module name.
+    """
+    module_name, _, attr = ref.partition(":")
+    try:
+        if package is not None:
+            module = importlib.import_module(f"{package}.{module_name}")
+        else:
+            file = folder / f"{module_name}.py"
+            private = f"polekit_driver_{folder.name}_{module_name}"
+            spec = importlib.util.spec_from_file_location(private, file)
+            if spec is None or spec.loader is None or not file.is_file():
+                raise ManifestError(f"{source}: protocol module {file} does not exist")
+            module = importlib.util.module_from_spec(spec)
+            sys.modules[private] = module
+            spec.loader.exec_module(module)
+    except ImportError as exc:
+        raise ManifestError(
+            f"{source}: cannot import protocol module {module_name}: {exc}"
+        ) from exc
+    cls = getattr(module, attr, None)
+    if not (isinstance(cls, type) and issubclass(cls, SerialProtocol)):
+        raise ManifestError(f"{source}: {ref} is not a SerialProtocol subclass")
+    return cls
 
 
 def _from_entry_point(ep: EntryPoint) -> Driver:
@@ -106,7 +143,8 @@ def _from_entry_point(ep: EntryPoint) -> Driver:
             raise ManifestError(f"{source}: module {ep.value} is not installed")
         locations = list(spec.submodule_search_locations or [])
         folder = Path(locations[0]) if locations else Path(spec.origin or ".").parent
-        return _from_folder(folder, source=source)
+        package = ep.value if locations else ep.value.rpartition(".")[0] or None
+        return _from_folder(folder, source=source, package=package)
     obj = ep.load()
     if isinstance(obj, Driver):
         return obj

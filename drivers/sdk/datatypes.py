@@ -31,7 +31,11 @@ class RegisterType(enum.StrEnum):
 
 
 class DataType(enum.StrEnum):
-    """How a value is laid out in registers (strings and bitfields will join later)."""
+    """How a value is laid out in registers.
+
+    A bit field is not a type of its own: it is `bit` (and `bits`) on an integer type, so
+    one register can carry several flags. A string is `length` registers of text.
+    """
 
     BOOL = "bool"
     U16 = "u16"
@@ -42,6 +46,7 @@ class DataType(enum.StrEnum):
     I64 = "i64"
     F32 = "f32"
     F64 = "f64"
+    STRING = "string"
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -49,8 +54,19 @@ class TypeLayout:
     """Width and struct code of one data type."""
 
     registers: int
+    """Registers one value occupies; 0 for a string, whose channel says its length."""
     struct_code: str
     is_float: bool = False
+
+    @property
+    def is_integer(self) -> bool:
+        """Integer types: the ones bit fields and enums may be read from."""
+        return self.struct_code in "HhIiQq"
+
+    @property
+    def bit_width(self) -> int:
+        """Bits in one value of the type."""
+        return self.registers * 16
 
 
 LAYOUTS: dict[DataType, TypeLayout] = {
@@ -63,6 +79,7 @@ LAYOUTS: dict[DataType, TypeLayout] = {
     DataType.I64: TypeLayout(registers=4, struct_code="q"),
     DataType.F32: TypeLayout(registers=2, struct_code="f", is_float=True),
     DataType.F64: TypeLayout(registers=4, struct_code="d", is_float=True),
+    DataType.STRING: TypeLayout(registers=0, struct_code="s"),
 }
 
 

@@ -2,14 +2,26 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import dataclasses
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from drivers.sdk.codec import BlockDecoder, FieldSpec
-from drivers.sdk.datatypes import LAYOUTS, DataType, RegisterType, WordOrder
+from drivers.sdk.datatypes import DataType, RegisterType, WordOrder
 from drivers.sdk.errors import DriverError
-from drivers.sdk.manifest import ChannelDef, FilterDefault, Manifest, SimSpec, WritableDef
+from drivers.sdk.manifest import (
+    ChannelDef,
+    FilterDefault,
+    Manifest,
+    PollClass,
+    SimSpec,
+    WritableDef,
+    field_of,
+)
+from drivers.sdk.serial import SerialProtocol
+
+ProtocolFactory = Callable[[], SerialProtocol]
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -19,30 +31,43 @@ class Channel:
     name: str
     register_type: RegisterType
     address: int
-    data_type: DataType
-    order: WordOrder
-    scale: float
-    offset: float
+    field: FieldSpec
+    """The decoder field at position `address` (the block starting at register 0)."""
     unit: str
     description: str
     range: tuple[float, float] | None
     filters: tuple[FilterDefault, ...]
     sim: SimSpec | None
+    poll: PollClass = "fast"
+
+    @property
+    def data_type(self) -> DataType:
+        """How the value is laid out."""
+        return self.field.data_type
+
+    @property
+    def order(self) -> WordOrder:
+        """Byte and word order."""
+        return self.field.order
+
+    @property
+    def scale(self) -> float:
+        """value = raw * scale + offset."""
+        return self.field.scale
+
+    @property
+    def offset(self) -> float:
+        """value = raw * scale + offset."""
+        return self.field.offset
 
     @property
     def width(self) -> int:
         """Registers (or bits) the channel occupies."""
-        return LAYOUTS[self.data_type].registers
+        return self.field.width
 
     def field_at(self, block_start: int) -> FieldSpec:
         """The decoder field for this channel inside a block that starts at block_start."""
-        return FieldSpec(
-            position=self.address - block_start,
-            data_type=self.data_type,
-            order=self.order,
-            scale=self.scale,
-            offset=self.offset,
-        )
+        return dataclasses.replace(self.field, position=self.address - block_start)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -57,6 +82,8 @@ class Writable:
     max: float | None
     unit: str
     description: str
+    clears: tuple[str, ...] = ()
+    """Latched channels that a write of a true value resets."""
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -82,10 +109,17 @@ class Driver:
     channels: Mapping[str, Channel]
     writable: Mapping[str, Writable]
     path: Path | None = None
+    protocol: ProtocolFactory | None = None
+    """Serial-protocol drivers: makes the object that frames and decodes the device's bytes."""
 
     @classmethod
     def from_manifest(
-        cls, manifest: Manifest, *, source: str = "builtin", path: Path | None = None
+        cls,
+        manifest: Manifest,
+        *,
+        source: str = "builtin",
+        path: Path | None = None,
+        protocol: ProtocolFactory | None = None,
     ) -> Driver:
         """Resolve a validated manifest's defaults into channels."""
         info = DriverInfo(
@@ -103,12 +137,24 @@ class Driver:
             channels={c.name: _resolve(manifest, c) for c in manifest.channels},
             writable={w.name: _resolve_writable(w) for w in manifest.writable},
             path=path,
+            protocol=protocol,
         )
 
     @property
     def name(self) -> str:
         """The driver name used in config files."""
         return self.info.name
+
+    @property
+    def is_serial(self) -> bool:
+        """A serial-protocol driver (framed bytes on a UART), not a Modbus register map."""
+        return self.manifest.protocol is not None
+
+    def new_protocol(self) -> SerialProtocol:
+        """A fresh protocol object (each has its own framing state); DriverError if none."""
+        if self.protocol is None:
+            raise DriverError(f"driver {self.name} has no serial protocol class loaded")
+        return self.protocol()
 
     def channel(self, name: str) -> Channel:
         """The channel called name; DriverError listing the valid names otherwise."""
@@ -128,22 +174,18 @@ class Driver:
 
 
 def _resolve(manifest: Manifest, channel: ChannelDef) -> Channel:
-    defaults = manifest.defaults
-    register_type = channel.register_type or defaults.register_type
-    data_type = channel.data_type or (DataType.BOOL if register_type.is_bit else defaults.data_type)
+    field = field_of(channel, manifest.defaults)
     return Channel(
         name=channel.name,
-        register_type=register_type,
-        address=channel.address,
-        data_type=data_type,
-        order=channel.order or defaults.order,
-        scale=channel.scale,
-        offset=channel.offset,
+        register_type=channel.register_type or manifest.defaults.register_type,
+        address=channel.address or 0,
+        field=field,
         unit=channel.unit,
         description=channel.description,
         range=channel.range,
         filters=tuple(channel.filters),
         sim=channel.sim,
+        poll=channel.poll,
     )
 
 
@@ -161,4 +203,5 @@ def _resolve_writable(point: WritableDef) -> Writable:
         max=point.max,
         unit=point.unit,
         description=point.description,
+        clears=tuple(point.clears),
     )

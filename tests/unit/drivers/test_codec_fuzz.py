@@ -11,7 +11,7 @@ from drivers.sdk.codec import BlockDecoder, FieldSpec, encode_value
 from drivers.sdk.datatypes import LAYOUTS, DataType, RegisterType, WordOrder
 from drivers.sdk.errors import DecodeError, DriverError
 
-REGISTER_TYPES = [t for t in DataType if t is not DataType.BOOL]
+REGISTER_TYPES = [t for t in DataType if t not in (DataType.BOOL, DataType.STRING)]
 
 fields = st.builds(
     FieldSpec,
@@ -20,6 +20,10 @@ fields = st.builds(
     order=st.sampled_from(list(WordOrder)),
     scale=st.sampled_from([1.0, 0.1, 0.01, 2.0, -1.0]),
     offset=st.sampled_from([0.0, -40.0, 1.5]),
+    length=st.integers(min_value=-1, max_value=70),
+    bit=st.none() | st.integers(min_value=-2, max_value=70),
+    bits=st.integers(min_value=-1, max_value=70),
+    enum=st.sampled_from([(), ((0, "ok"), (1, "fault"))]),
 )
 
 
@@ -65,3 +69,9 @@ def test_well_sized_data_always_decodes(
 def test_encoder_raises_only_driver_errors(data_type: DataType, value: float) -> None:
     with contextlib.suppress(DriverError):
         encode_value(FieldSpec(position=0, data_type=data_type), value)
+
+
+@given(field=fields, value=st.one_of(st.integers(), st.floats(), st.text(), st.booleans()))
+def test_any_field_encodes_or_raises_a_driver_error(field: FieldSpec, value: object) -> None:
+    with contextlib.suppress(DriverError):
+        encode_value(field, value, current=b"\x12\x34")  # type: ignore[arg-type]
