@@ -29,13 +29,15 @@ class CompiledDriver:
     def __init__(self, doc: "dict[str, Any]") -> None:
         if not isinstance(doc, dict) or doc.get("v") != FORMAT_VERSION:
             raise DriverFormatError("not a v1 compiled driver")
-        self.name = doc.get("name")
-        self.reads = doc.get("reads")
-        self.policies = doc.get("policies") or {}
-        if not isinstance(self.reads, list) or not isinstance(self.policies, dict):
+        reads = doc.get("reads")
+        policies = doc.get("policies")
+        if not isinstance(reads, list) or not isinstance(policies, dict):
             raise DriverFormatError("compiled driver needs reads and policies")
-        for read in self.reads:
+        for read in reads:
             _check_read(read)
+        self.name = str(doc.get("name"))
+        self.reads: "list[Any]" = reads
+        self.policies: "dict[str, Any]" = policies
 
     @classmethod
     def load(cls, path: str) -> "CompiledDriver":

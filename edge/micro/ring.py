@@ -173,7 +173,7 @@ class Ring:
     def take_unsent(self, limit: int, now: int) -> "list[tuple[Entry, bytes]]":
         """Up to `limit` unsent batches with payloads, oldest and newest in turn; now in flight."""
         unsent = [entry for entry in self.entries if entry.state == UNSENT]
-        picked = []
+        picked: "list[tuple[Entry, bytes]]" = []
         front = True
         while unsent and len(picked) < limit:
             entry = unsent.pop(0 if front else -1)

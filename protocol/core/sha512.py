@@ -71,8 +71,9 @@ def pure_digest(data: bytes) -> bytes:
 
 def digest(data: bytes) -> bytes:
     """SHA-512 of data, by hashlib where the port has it."""
-    try:
-        from hashlib import sha512
-    except ImportError:
+    import hashlib
+
+    sha512 = getattr(hashlib, "sha512", None)  # absent on MicroPython ports
+    if sha512 is None:
         return pure_digest(data)
     return bytes(sha512(data).digest())

@@ -8,6 +8,7 @@ import time
 def run(modules: list[str]) -> None:
     """Run the test functions of the modules and print one line per test and a summary."""
     passed = failed = 0
+    print("interpreter", sys.implementation.name, sys.version)
     for name in modules:
         __import__(name)
         module = sys.modules[name]
