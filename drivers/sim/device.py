@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
-from drivers.sdk.codec import FieldSpec, encode_value, registers_of
+from drivers.sdk.codec import FieldSpec, Value, bytes_of, encode_value, registers_of
 from drivers.sdk.datatypes import RegisterType
 from drivers.sdk.driver import Driver
 from drivers.sdk.errors import EncodeError
@@ -49,9 +49,12 @@ class SimulatedDevice:
         *,
         seed: int | None = None,
         clock: Callable[[], float] = time.monotonic,
+        baud: int | None = None,
     ) -> None:
         self.driver = driver
         self.unit = unit
+        self.baud = baud
+        """On a serial line: the only baud rate this device understands (None: the line's)."""
         self.fault: Fault | None = None
         self.requests = 0
         self._clock = clock
@@ -87,18 +90,21 @@ class SimulatedDevice:
             store[address] = value
             self._extent[register_type] = max(self._extent[register_type], address + 1)
 
-    def set_value(self, channel: str, value: float) -> None:
+    def set_value(self, channel: str, value: Value) -> None:
         """Pin a channel to an engineering value (scripts stop moving it)."""
         c = self.driver.channel(channel)
         self._pinned.add(channel)
         self._store(c.register_type, c.address, c.field_at(c.address), value)
 
-    def _store(self, register_type: RegisterType, address: int, field: FieldSpec, v: float) -> None:
-        raw = encode_value(field, v)
+    def _store(self, register_type: RegisterType, address: int, field: FieldSpec, v: Value) -> None:
         store = self._words[register_type]
         if register_type.is_bit:
-            store[address] = raw[0]
+            store[address] = encode_value(field, v)[0]
             return
+        current = None
+        if field.bit is not None:  # other flags share the register: keep them
+            current = bytes_of([store.get(address + i, 0) for i in range(field.width)])
+        raw = encode_value(field, v, current=current)
         for i, word in enumerate(registers_of(raw)):
             store[address + i] = word
 
@@ -147,3 +153,14 @@ class SimulatedDevice:
             for a in self._animated
             if a.register_type is register_type and address <= a.address < address + len(values)
         )
+        for point in self.driver.writable.values():
+            offset = point.address - address
+            hit = point.register_type is register_type and 0 <= offset < len(values)
+            if hit and point.clears and values[offset]:
+                self._reset(point.clears)
+                store[point.address] = 0  # a reset coil or register clears itself
+
+    def _reset(self, channels: Sequence[str]) -> None:
+        """Clear latched channels (an alarm input after its reset coil was written)."""
+        for name in channels:
+            self.set_value(name, 0)

@@ -6,6 +6,7 @@ import random
 from dataclasses import dataclass
 from typing import Protocol
 
+from drivers.sdk.datatypes import DataType
 from drivers.sdk.driver import Channel
 from drivers.sdk.errors import DriverError
 from drivers.sdk.manifest import SimSpec
@@ -14,9 +15,20 @@ from drivers.sdk.manifest import SimSpec
 class ValueScript(Protocol):
     """Engineering value of a channel at t seconds after the simulator started."""
 
-    def value(self, t: float) -> float:
+    def value(self, t: float) -> float | str:
         """The value at time t."""
         ...
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Text:
+    """A fixed text (firmware version, serial number)."""
+
+    text: str
+
+    def value(self, t: float) -> str:
+        """The text."""
+        return self.text
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -70,7 +82,11 @@ class Noise:
 def script_for(channel: Channel, *, rng: random.Random) -> ValueScript:
     """The channel's script from its manifest, or a steady mid-range value when it has none."""
     spec = channel.sim
+    if spec is not None and spec.text is not None:
+        return Text(text=spec.text)
     if spec is None:
+        if channel.data_type is DataType.STRING:
+            return Text(text="")
         low, high = channel.range or (0.0, 0.0)
         return Steady(level=(low + high) / 2)
     return _from_spec(spec, rng=rng)
