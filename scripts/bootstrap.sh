@@ -19,6 +19,8 @@ command -v socat >/dev/null 2>&1 || need_apt+=(socat)
 # The tests need a PostgreSQL server; when none answers on 127.0.0.1:5432 the test
 # suite starts a throwaway cluster with these binaries (tests/services.py).
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need_apt+=(postgresql)
+# The MicroPython agent's tests run on MicroPython's WebAssembly port under Node.
+command -v node >/dev/null 2>&1 || need_apt+=(nodejs npm)
 
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "bootstrap: installing system packages: ${need_apt[*]}"
@@ -39,5 +41,12 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   .venv/bin/python -m pip install -q --upgrade pip
   .venv/bin/python -m pip install -q -e '.[all,test]'
   touch "$stamp"
+fi
+# The MicroPython interpreter (npm package, pinned by tests/micro/package-lock.json).
+micro=tests/micro
+if [ ! -d "$micro/node_modules" ] || [ "$micro/package-lock.json" -nt "$micro/node_modules" ]; then
+  echo "bootstrap: installing the MicroPython wasm interpreter into $micro/node_modules"
+  npm ci --prefix "$micro" --no-audit --no-fund --loglevel=error
+  touch "$micro/node_modules"
 fi
 echo "bootstrap: ready (.venv/bin/polekit)"
