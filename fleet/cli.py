@@ -6,10 +6,12 @@ import argparse
 import asyncio
 import logging
 import os
+from pathlib import Path
 
 import msgspec
 from sqlalchemy.exc import SQLAlchemyError
 
+from fleet.security.keys import KeyFileError
 from fleet.settings import (
     DEFAULT_DB_URL,
     DEFAULT_MQTT_URL,
@@ -17,6 +19,7 @@ from fleet.settings import (
     FleetSettings,
     HttpSettings,
     MqttSettings,
+    ProvisioningSettings,
     normalise_db_url,
     parse_mqtt_url,
 )
@@ -69,6 +72,7 @@ def register(parser: argparse.ArgumentParser) -> None:
         default=3600,
         help="how long the broker queues messages for a stopped fleet (default: %(default)s)",
     )
+    _add_provisioning(serve)
     _add_log_level(serve)
     serve.set_defaults(func=_serve)
 
@@ -82,6 +86,10 @@ def register(parser: argparse.ArgumentParser) -> None:
     _add_log_level(migrate)
     migrate.set_defaults(func=_migrate)
 
+    from fleet import claims_cli
+
+    claims_cli.register(verbs)
+
 
 def _add_db(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
@@ -90,6 +98,51 @@ def _add_db(parser: argparse.ArgumentParser) -> None:
         default=os.environ.get("POLEKIT_FLEET_DB", DEFAULT_DB_URL),
         help="database URL: sqlite:///path/fleet.db, a bare file path, or "
         "postgresql://user@host/db (default: $POLEKIT_FLEET_DB or %(default)s)",
+    )
+
+
+def _add_provisioning(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group(
+        "provisioning",
+        "Claims, enrollment and device credentials (docs/provisioning.md). Off unless an admin "
+        "key or a broker admin is given. Secrets come from the environment, never argv.",
+    )
+    group.add_argument(
+        "--broker-admin",
+        metavar="URL",
+        default=os.environ.get("POLEKIT_BROKER_ADMIN"),
+        help="a Mosquitto dynamic-security admin account, mqtt://user:pass@host:port, used to "
+        "create and delete device accounts (default: $POLEKIT_BROKER_ADMIN)",
+    )
+    group.add_argument(
+        "--admin-key-file",
+        metavar="FILE",
+        help="file holding the admin API key (default: $POLEKIT_ADMIN_KEY; the admin API is "
+        "off when neither is set)",
+    )
+    group.add_argument(
+        "--keys-dir",
+        default=os.environ.get("POLEKIT_FLEET_KEYS", "polekit-fleet-keys"),
+        help="directory of the config-signing key and the claim secret, outside the database "
+        "(default: $POLEKIT_FLEET_KEYS or %(default)s; $POLEKIT_KEY_PASSPHRASE encrypts the key)",
+    )
+    group.add_argument(
+        "--device-broker-url",
+        metavar="URL",
+        action="append",
+        default=[],
+        help="broker URL devices use, put in their bundle (repeatable; default: the --mqtt "
+        "address)",
+    )
+    group.add_argument(
+        "--broker-ca", metavar="FILE", help="PEM CA of the broker's TLS certificate, for bundles"
+    )
+    group.add_argument("--public-url", metavar="URL", help="the fleet's URL as devices see it")
+    group.add_argument(
+        "--enroll-attempts",
+        type=int,
+        default=10,
+        help="enrollment attempts per claim token per minute (default: %(default)s)",
     )
 
 
@@ -111,11 +164,40 @@ def settings_from_args(args: argparse.Namespace) -> FleetSettings:
     host, sep, port = args.http.rpartition(":")
     if not sep or not port.isdigit():
         raise ValueError(f"--http wants HOST:PORT, got {args.http!r}")
+    broker_admin = None
+    if args.broker_admin:
+        broker_admin = parse_mqtt_url(args.broker_admin)
+        if not broker_admin.username or not broker_admin.password:
+            raise ValueError("--broker-admin needs a user and password: mqtt://user:pass@host")
     return FleetSettings(
         db=DatabaseSettings(url=normalise_db_url(args.db)),
         mqtt=mqtt,
         http=HttpSettings(host=host.strip("[]") or "127.0.0.1", port=int(port)),
+        provisioning=ProvisioningSettings(
+            admin_key=_admin_key(args.admin_key_file),
+            keys_dir=args.keys_dir,
+            key_passphrase=os.environ.get("POLEKIT_KEY_PASSPHRASE") or None,
+            broker_admin=broker_admin,
+            broker_urls=tuple(args.device_broker_url),
+            broker_ca_path=args.broker_ca,
+            public_url=args.public_url,
+            enroll_attempts=args.enroll_attempts,
+        ),
     )
+
+
+def _admin_key(path: str | None) -> str | None:
+    """The admin key from --admin-key-file, else $POLEKIT_ADMIN_KEY; None if neither is set."""
+    if path:
+        try:
+            key = Path(path).read_text().strip()
+        except OSError as exc:
+            raise ValueError(f"cannot read --admin-key-file: {exc}") from None
+    else:
+        key = os.environ.get("POLEKIT_ADMIN_KEY", "").strip()
+    if key and len(key) < 16:
+        raise ValueError("the admin key must be at least 16 characters long")
+    return key or None
 
 
 def _setup_logging(level: str) -> None:
@@ -135,7 +217,7 @@ def _serve(args: argparse.Namespace) -> int:
         return 2
     try:
         asyncio.run(serve(settings))
-    except (OSError, SQLAlchemyError) as exc:
+    except (OSError, SQLAlchemyError, KeyFileError) as exc:
         log.error("fleet cannot start: %s", exc)  # noqa: TRY400 - the cause is in the message
         return 1
     return 0

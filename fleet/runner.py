@@ -11,17 +11,22 @@ import logging
 import signal
 import socket
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from pathlib import Path
 
 import uvicorn
 from litestar import Litestar
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from fleet.app import create_app
+from fleet.app import Provisioning, create_app
 from fleet.bridge.bridge import Bridge
+from fleet.bridge.dynsec import DynsecAccounts
 from fleet.db.engine import create_engine, session_factory
 from fleet.db.migrate import upgrade_to_head
+from fleet.domain.enrollment.bundles import BundleIssuer
 from fleet.domain.ingest.services import IngestService
+from fleet.security.keys import FleetKeys
+from fleet.security.ratelimit import RateLimiter
 from fleet.settings import FleetSettings
 
 log = logging.getLogger("fleet")
@@ -69,7 +74,12 @@ async def run_fleet(
         the_bridge = Bridge(
             mqtt=settings.mqtt, ingest=settings.ingest, service=IngestService(sessions)
         )
-    app = create_app(sessions, bridge_counters=the_bridge.counters if the_bridge else None)
+    provisioning = build_provisioning(settings)
+    app = create_app(
+        sessions,
+        bridge_counters=the_bridge.counters if the_bridge else None,
+        provisioning=provisioning,
+    )
     tasks: list[asyncio.Task[None]] = []
     server: _Server | None = None
     server_task: asyncio.Task[None] | None = None
@@ -80,6 +90,8 @@ async def run_fleet(
         if http:
             server, server_task, http_url = await _start_server(app, settings)
             tasks.append(server_task)
+            if provisioning.issuer is not None and provisioning.issuer.fleet_url is None:
+                app.state.bundle_issuer = replace(provisioning.issuer, fleet_url=http_url)
         yield RunningFleet(settings, app, engine, sessions, the_bridge, http_url, tasks)
     finally:
         # The API first (it finishes open requests), then the bridge, then the pool.
@@ -92,6 +104,32 @@ async def run_fleet(
         await asyncio.gather(*tasks, return_exceptions=True)
         await engine.dispose()
         log.info("fleet stopped")
+
+
+def build_provisioning(settings: FleetSettings) -> Provisioning:
+    """Keys, broker accounts and the enrollment rate limit; off unless an admin key or broker
+    admin is configured (so a plain `fleet serve` writes no key files)."""
+    prov = settings.provisioning
+    limiter = RateLimiter(attempts=prov.enroll_attempts, window_s=prov.enroll_window_s)
+    if prov.admin_key is None and prov.broker_admin is None:
+        return Provisioning(admin_key=None, issuer=None, limiter=limiter)
+    keys = FleetKeys.load_or_create(prov.keys_dir, passphrase=prov.key_passphrase)
+    mqtt = settings.mqtt
+    default_url = f"{'mqtts' if mqtt.tls else 'mqtt'}://{mqtt.host}:{mqtt.port}"
+    issuer = BundleIssuer(
+        keys=keys,
+        broker=DynsecAccounts(prov.broker_admin) if prov.broker_admin is not None else None,
+        broker_urls=prov.broker_urls or (default_url,),
+        ca_cert_pem=Path(prov.broker_ca_path).read_text() if prov.broker_ca_path else None,
+        fleet_url=prov.public_url,
+    )
+    log.info(
+        "provisioning on: signing key %s, broker accounts %s, admin API %s",
+        keys.kid,
+        "via dynamic-security" if issuer.broker else "off (no --broker-admin)",
+        "on" if prov.admin_key else "off (no admin key)",
+    )
+    return Provisioning(admin_key=prov.admin_key, issuer=issuer, limiter=limiter)
 
 
 async def _start_server(

@@ -64,6 +64,29 @@ class HttpSettings(msgspec.Struct, frozen=True, kw_only=True):
     port: int = 8080
 
 
+class ProvisioningSettings(msgspec.Struct, frozen=True, kw_only=True):
+    """Claims, enrollment and device credentials (see docs/provisioning.md)."""
+
+    admin_key: str | None = None
+    """Bearer key of the admin API; None disables the admin routes (401 with a hint)."""
+    keys_dir: str = "polekit-fleet-keys"
+    """Where the config-signing key and the claim-token secret live: outside the database."""
+    key_passphrase: str | None = None
+    """Encrypts the signing key file at rest when set."""
+    broker_admin: MqttSettings | None = None
+    """A dynamic-security admin account on the broker; None: enrollment answers 503."""
+    broker_urls: tuple[str, ...] = ()
+    """What devices connect to (in the bundle); empty: the bridge's own broker address."""
+    broker_ca_path: str | None = None
+    """PEM of the CA that signed the broker's TLS certificate, handed to devices."""
+    public_url: str | None = None
+    """The fleet's URL as devices and technicians reach it (in the bundle)."""
+    enroll_attempts: int = 10
+    """Enrollment attempts allowed per claim token ..."""
+    enroll_window_s: float = 60.0
+    """... within this many seconds."""
+
+
 class FleetSettings(msgspec.Struct, frozen=True, kw_only=True):
     """Everything `polekit fleet serve` needs."""
 
@@ -71,6 +94,7 @@ class FleetSettings(msgspec.Struct, frozen=True, kw_only=True):
     mqtt: MqttSettings = msgspec.field(default_factory=MqttSettings)
     ingest: IngestSettings = msgspec.field(default_factory=IngestSettings)
     http: HttpSettings = msgspec.field(default_factory=HttpSettings)
+    provisioning: ProvisioningSettings = msgspec.field(default_factory=ProvisioningSettings)
 
 
 def normalise_db_url(url: str) -> str:

@@ -110,3 +110,8 @@ class TelemetryPoint(Base):
     string_value: Mapped[str | None] = mapped_column(String)
     bool_value: Mapped[bool | None] = mapped_column(Boolean)
     unit: Mapped[str | None] = mapped_column(String(32))
+
+
+# The provisioning tables live in their own module (fleet/db/provisioning.py); importing it
+# here puts them on Base.metadata wherever the models are used (Alembic's comparison too).
+from fleet.db import provisioning as _provisioning  # noqa: E402, F401

@@ -1,0 +1,1 @@
+"""Claims context: tokens that let technicians enroll gateways into one group."""
