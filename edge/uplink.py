@@ -144,6 +144,10 @@ class Uplink:
                 tasks.create_task(self._receive_acks(session), name="uplink-acks")
                 tasks.create_task(self._send(session), name="uplink-send")
                 tasks.create_task(self._expire_unacked(), name="uplink-ack-timeout")
+                # Wait in the body, not in __aexit__: on Python 3.11 a child failing while
+                # __aexit__ waits leaves this task's cancel request un-cancelled, and the next
+                # session's _raise_pending_cancel() would then end the uplink for good.
+                await asyncio.Future()
         except* MqttError as group:
             raise group.exceptions[0] from None
         finally:
