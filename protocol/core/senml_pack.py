@@ -26,6 +26,12 @@ TIME = 6
 BOOT_ID = "bid"
 SEQUENCE = "seq"
 
+# True where float is binary64 (CPython, the wasm port, some MicroPython builds): there the
+# interpreter's own `ms / 1000` is CPython's, and the exact integer path (which allocates
+# big ints on every record) is only needed on float32 ports such as the generic ESP32.
+DOUBLE = 2.0**40 + 1.0 != 2.0**40
+_EXACT_INT = 2**53
+
 
 def encode_batch(
     boot_id: str, seq: int, records: "list[Any] | tuple[Any, ...]", ms: bool = False
@@ -51,26 +57,34 @@ def write_batch(
     if type(seq) is not int or seq < 0:
         raise ValueError("seq must be a non-negative int")
     cbor.write_head(out, 4, len(records))
+    exact = ms and not DOUBLE
     base = records[0][1]
-    base_bits = f64.bits_of_ratio(base, 1000) if ms else 0
+    base_bits = f64.bits_of_ratio(base, 1000) if exact else 0
+    base_time = base / 1000 if ms and not exact else base
     first = True
+    last_time = None
+    offset_bits = 0
+    offset = 0.0
     for name, time, value, unit in records:
-        offset_bits = 0
-        offset = 0.0
-        if ms:
-            if time != base:
-                offset_bits = f64.bits_of_difference(f64.bits_of_ratio(time, 1000), base_bits)
-        else:
-            offset = time - base
+        if time != last_time:  # the readings of one poll share their time: computed once
+            last_time = time
+            if exact:
+                offset_bits = 0
+                if time != base:
+                    offset_bits = f64.bits_of_difference(f64.bits_of_ratio(time, 1000), base_bits)
+            elif ms:
+                offset = time / 1000 - base_time
+            else:
+                offset = time - base
         has_offset = offset_bits != 0 or offset != 0.0
         size = 2 + (3 if first else 0) + (1 if has_offset else 0) + (1 if unit else 0)
         cbor.write_head(out, 5, size)
         if first:
             out.append(0x22)  # -3: bt
-            if ms:
+            if exact:
                 _write_bits(out, base_bits)
             else:
-                cbor.write_float(out, base)
+                cbor.write_float(out, base_time)
             cbor.write_text(out, BOOT_ID)
             cbor.write_text(out, boot_id)
             cbor.write_text(out, SEQUENCE)
@@ -80,7 +94,7 @@ def write_batch(
         cbor.write_text(out, name)
         if has_offset:
             out.append(TIME)
-            if ms:
+            if exact:
                 _write_bits(out, offset_bits)
             else:
                 cbor.write_float(out, offset)
@@ -101,7 +115,10 @@ def _write_value(out: bytearray, value: "Any") -> None:
     elif kind is int:
         # float(value) exactly as CPython rounds it, also where float is 32-bit.
         out.append(VALUE)
-        _write_bits(out, f64.bits_of_ratio(value, 1))
+        if DOUBLE and -_EXACT_INT < value < _EXACT_INT:
+            cbor.write_float(out, float(value))
+        else:
+            _write_bits(out, f64.bits_of_ratio(value, 1))
     elif kind is float:
         out.append(VALUE)
         cbor.write_float(out, value)

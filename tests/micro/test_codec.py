@@ -113,3 +113,17 @@ def test_topics() -> None:
     assert topics.split("pk/v1/Pole/ack") is None
     raises(ValueError, topics.topic, "pole/1", topics.ACK)
     raises(ValueError, topics.topic, "a" * 65, topics.ACK)
+
+
+def test_float32_port_path_gives_the_same_bytes() -> None:
+    # Where float is 32-bit the codec takes the exact-integer path: force it here.
+    records = list(RECORDS)  # no [*x] displays on MicroPython
+    records.append(("env/count", 1700000002345, 2**40 + 3, ""))
+    expected = senml_pack.encode_batch("0123456789abcdef", 7, records, True)
+    senml_pack.DOUBLE = False
+    try:
+        exact = senml_pack.encode_batch("0123456789abcdef", 7, records, True)
+    finally:
+        senml_pack.DOUBLE = True
+    assert exact == expected
+    assert cbor.loads(exact)[3][2] == float(2**40 + 3)

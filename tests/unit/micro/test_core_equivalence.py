@@ -153,3 +153,21 @@ def test_fleet_decoder_reads_the_core_encoding(
     assert [(r.name, r.time, r.value) for r in batch.records] == [
         (n, base + (ms / 1000 - base), v) for n, ms, v, _ in records
     ]
+
+
+@settings(max_examples=100)
+@given(
+    boot_ids,
+    st.lists(
+        st.tuples(names, st.integers(0, 2**45), st.integers(-(2**64), 2**64), units), min_size=1
+    ),
+)
+def test_float32_path_matches_the_double_path(
+    boot_id: str, records: list[tuple[str, int, int, str]]
+) -> None:
+    expected = senml_pack.encode_batch(boot_id, 0, records, True)
+    senml_pack.DOUBLE = False
+    try:
+        assert senml_pack.encode_batch(boot_id, 0, records, True) == expected
+    finally:
+        senml_pack.DOUBLE = True
