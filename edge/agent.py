@@ -7,9 +7,11 @@ import contextlib
 import logging
 import signal
 import sqlite3
+from collections.abc import Sequence
 from pathlib import Path
 
 from drivers.sdk.errors import DriverError
+from edge.board import board_ports
 from edge.buffer import Buffer
 from edge.config import AgentConfig
 from edge.devices import channel_policies
@@ -20,6 +22,7 @@ from edge.status import status_path, write_status_file
 from edge.transport.modbus import PortUnavailable
 from edge.transport.mqtt import BrokerUrlError, Credentials, connect, parse_broker_url
 from edge.uplink import Uplink
+from hardware.profiles import ProfileError
 from protocol.ids import new_boot_id
 from protocol.messages import encode_message
 
@@ -40,10 +43,16 @@ class Agent:
         config: AgentConfig,
         credentials: Credentials | None = None,
         boot_id: str | None = None,
+        ca_file: str | None = None,
+        client_cert: tuple[str, str] | None = None,
+        board_paths: Sequence[Path] = (),
     ) -> None:
         self.config = config
         self.boot_id = boot_id or new_boot_id()
         self._credentials = credentials
+        self._ca_file = ca_file
+        self._client_cert = client_cert
+        self._board_paths = tuple(board_paths)
 
     async def run(self) -> None:
         """Run until cancelled; on the way out the open batch is committed to the buffer."""
@@ -53,7 +62,8 @@ class Agent:
                 config.uplink.broker, default_version=config.uplink.mqtt_version
             )
             policies = channel_policies(config)
-        except (BrokerUrlError, DriverError, ValueError) as exc:
+            ports = board_ports(config, search=self._board_paths)
+        except (BrokerUrlError, DriverError, ValueError, ProfileError) as exc:
             raise AgentStartError(str(exc)) from exc
         buffer = Buffer.from_config(config.buffer)
         try:
@@ -69,7 +79,7 @@ class Agent:
                 config, sink=buffer, boot_id=self.boot_id, policies=policies
             )
             try:
-                schedulers = build_schedulers(config, sink=pipeline.submit)
+                schedulers = build_schedulers(config, sink=pipeline.submit, ports=ports)
             except PortUnavailable as exc:
                 raise AgentStartError(str(exc)) from exc
             uplink = Uplink(
@@ -79,6 +89,8 @@ class Agent:
                     encoding=config.uplink.encoding,
                     keepalive=float(config.uplink.keepalive),
                     credentials=self._credentials,
+                    ca_file=self._ca_file,
+                    client_cert=self._client_cert,
                 ),
                 buffer=buffer,
                 encoding=config.uplink.encoding,

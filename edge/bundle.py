@@ -15,6 +15,7 @@ mqtt.password the broker password (0600), when the broker authenticates by passw
 
 from __future__ import annotations
 
+import ssl
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
@@ -148,6 +149,7 @@ def read_bundle(root: str | Path) -> Bundle:
         password = (root / files.password).read_text(encoding="utf-8").strip()
         if not password:
             raise BundleError(f"bundle {root}: {files.password} is empty; provision again")
+    _check_tls(root, files)
     return Bundle(
         root=root,
         manifest=manifest,
@@ -157,3 +159,16 @@ def read_bundle(root: str | Path) -> Bundle:
         cert_file=root / files.cert if files.cert else None,
         ca_file=root / files.ca if files.ca else None,
     )
+
+
+def _check_tls(root: Path, files: BundleFiles) -> None:
+    """Load the CA and the client certificate once, so a damaged file is named at start-up."""
+    try:
+        context = ssl.create_default_context(cafile=str(root / files.ca) if files.ca else None)
+        if files.cert is not None:
+            context.load_cert_chain(certfile=root / files.cert, keyfile=root / files.key)
+    except (ssl.SSLError, OSError) as exc:
+        raise BundleError(
+            f"bundle {root}: the CA certificate, device certificate or key is damaged or they "
+            f"do not belong together ({exc}); provision the gateway again"
+        ) from exc

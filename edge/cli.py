@@ -7,10 +7,15 @@ import asyncio
 import json
 import logging
 import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from edge.config import AgentConfig
 from edge.config_file import ConfigError, json_schema, load_config
 from edge.devices import check_against_drivers
+
+if TYPE_CHECKING:
+    from edge.agent import Agent
 
 
 def register(parser: argparse.ArgumentParser) -> None:
@@ -23,7 +28,21 @@ def register(parser: argparse.ArgumentParser) -> None:
         description="Run the edge agent in the foreground until Ctrl-C or SIGTERM. "
         "Readings keep flowing into the on-disk buffer while the broker is unreachable.",
     )
-    run.add_argument("--config", required=True, metavar="FILE", help="agent config (YAML/TOML)")
+    source = run.add_mutually_exclusive_group(required=True)
+    source.add_argument("--config", metavar="FILE", help="agent config (YAML/TOML)")
+    source.add_argument(
+        "--bundle",
+        metavar="DIR",
+        help="provisioning bundle (identity, credentials, config) written by `polekit provision`",
+    )
+    run.add_argument(
+        "--board-path",
+        action="append",
+        type=Path,
+        default=[],
+        metavar="DIR",
+        help="also look for board profiles in DIR (repeatable)",
+    )
     run.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     run.set_defaults(func=_run)
 
@@ -86,13 +105,53 @@ def _run(args: argparse.Namespace) -> int:
     logging.basicConfig(
         level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    if args.bundle is not None:
+        return _run_bundle(args)
     result = _load_checked(args.config)
     if result is None:
         return 1
-    from edge.agent import Agent, AgentStartError
+    from edge.agent import Agent
+
+    return _run_agent(Agent(config=result, board_paths=args.board_path))
+
+
+def _run_bundle(args: argparse.Namespace) -> int:
+    """Run with the identity and config of a provisioning bundle."""
+    from edge.agent import Agent
+    from edge.bundle import BundleError, read_bundle
+    from edge.transport.mqtt import Credentials
 
     try:
-        asyncio.run(Agent(config=result).run_until_signalled())
+        bundle = read_bundle(args.bundle)
+    except BundleError as exc:
+        print(f"bundle error: {exc}", file=sys.stderr)
+        return 1
+    try:
+        check_against_drivers(bundle.config)
+    except ValueError as exc:
+        print(f"bundle error: {args.bundle}/{bundle.manifest.files.config}: {exc}", file=sys.stderr)
+        return 1
+    credentials = None
+    if bundle.username is not None:
+        credentials = Credentials(username=bundle.username, password=bundle.password)
+    client_cert = None
+    if bundle.cert_file is not None:
+        client_cert = (str(bundle.cert_file), str(bundle.key_file))
+    agent = Agent(
+        config=bundle.config,
+        credentials=credentials,
+        ca_file=str(bundle.ca_file) if bundle.ca_file else None,
+        client_cert=client_cert,
+        board_paths=args.board_path,
+    )
+    return _run_agent(agent)
+
+
+def _run_agent(agent: Agent) -> int:
+    from edge.agent import AgentStartError
+
+    try:
+        asyncio.run(agent.run_until_signalled())
     except AgentStartError as exc:
         print(f"agent cannot start: {exc}", file=sys.stderr)
         return 1

@@ -88,8 +88,9 @@ def build_bundle(
     board: str | None = None,
     serial: str | None = None,
     pole_id: str | None = None,
+    fleet_url: str = "",
 ) -> list[BundleFile]:
-    """The files of a bundle for this enrollment answer and key."""
+    """The files of a bundle for this enrollment answer and key (fleet_url: if it names none)."""
     config = agent_config(response, overlay=overlay, board=board)
     files = BundleFiles(
         cert="device.pem" if response.client_cert_pem else None,
@@ -101,7 +102,7 @@ def build_bundle(
         device_id=response.device_id,
         broker_urls=list(response.broker_urls),
         mqtt_username=response.mqtt_username,
-        fleet_url=response.fleet_url,
+        fleet_url=response.fleet_url or fleet_url,
         board=config.get("board"),
         config_signing_public_key=SigningKey(kid=signing.kid, ed25519_b64=signing.ed25519_b64),
         files=files,

@@ -57,6 +57,10 @@ def register(parser: argparse.ArgumentParser) -> None:
         "to the gateway's serial devices",
     )  # fmt: skip
     parser.add_argument(
+        "--board-path", type=Path, action="append", default=[], metavar="DIR",
+        help="also look for board profiles in DIR (repeatable)",
+    )  # fmt: skip
+    parser.add_argument(
         "--config", type=Path, metavar="FILE",
         help="local agent config (buses, sensors) to complete the fleet's initial config",
     )  # fmt: skip
@@ -86,7 +90,7 @@ def run(args: argparse.Namespace) -> int:
     """Provision, resume or list boards; returns the exit code."""
     root = args.pending_dir or pending.default_root()
     if args.list_boards:
-        print("\n".join(describe(available_profiles())))
+        print("\n".join(describe(available_profiles(args.board_path))))
         return 0
     try:
         if args.resume:
@@ -127,7 +131,7 @@ def _prepare(root: Path, args: argparse.Namespace) -> pending.QueuedClaim:
     if args.target is not None:
         check_target(args.target.absolute())
     if args.board is not None:
-        load_profile(args.board)
+        load_profile(args.board, args.board_path)
     request = EnrollRequest(claim_token=args.claim, serial="", public_key="", pole=_pole(args))
     found = pending.find(root, fleet_url=fleet_url, claim_token=args.claim, pole_id=args.pole)
     key = found.key if found else generate_key(args.key_type)

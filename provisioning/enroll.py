@@ -50,13 +50,13 @@ class EnrollResponse(msgspec.Struct, kw_only=True, repr_omit_defaults=True):
 
     device_id: str
     broker_urls: list[str]
-    fleet_url: str
     config_signing_public_key: SigningKeyInfo
     initial_config: dict[str, Any]
     mqtt_username: str | None = None
     mqtt_password: str | None = None
     client_cert_pem: str | None = None
     ca_cert_pem: str | None = None
+    fleet_url: str | None = None
 
     def __repr__(self) -> str:
         """Never show the password, even in a traceback."""
@@ -84,6 +84,12 @@ HINTS: dict[str, tuple[bool, str]] = {
         "it, run `polekit provision --resume` to reuse the queued key",
     ),
     "rate_limited": (True, "the fleet is rate limiting enrollments: wait a minute and retry"),
+    "pole_taken": (
+        False,
+        "another gateway is already enrolled on this pole: check --pole, or ask a fleet admin "
+        "to retire the old gateway if this one replaces it",
+    ),
+    "broker_unavailable": (True, "the fleet cannot reach its broker right now: retry shortly"),
     "bad_key": (
         False,
         "the fleet rejected the device's public key: update polekit on this laptop (its key "

@@ -82,6 +82,7 @@ def _write(entry: pending.QueuedClaim, response: EnrollResponse) -> None:
         board=claim.board,
         serial=claim.request.serial,
         pole_id=claim.request.pole.pole_id,
+        fleet_url=claim.fleet_url,
     )
     if claim.target_ssh:
         push_bundle(SshTarget.parse(claim.target_ssh), files)

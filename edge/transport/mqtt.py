@@ -111,13 +111,20 @@ async def connect(
     keepalive: float,
     credentials: Credentials | None = None,
     ca_file: str | None = None,
+    client_cert: tuple[str, str] | None = None,
 ) -> AsyncIterator[MqttSession]:
-    """Connect with `offline` as retained last will on the state topic; yields the session."""
+    """Connect with `offline` as retained last will on the state topic; yields the session.
+
+    Over mqtts:// the broker is checked against `ca_file` (the system CAs when None), and
+    `client_cert` (certificate file, key file) authenticates the device when set.
+    """
     v5 = broker.mqtt_version == "5"
     will = aiomqtt.Will(
         topic=topic_for(device_id, Kind.STATE), payload=STATE_OFFLINE, qos=1, retain=True
     )
     tls_context = ssl.create_default_context(cafile=ca_file) if broker.tls else None
+    if tls_context is not None and client_cert is not None:
+        tls_context.load_cert_chain(certfile=client_cert[0], keyfile=client_cert[1])
     # paho refuses clean_start on 3.1.1; there clean_session plays that role.
     clean: dict[str, Any] = {"clean_start": True} if v5 else {"clean_session": True}
     client = aiomqtt.Client(
