@@ -141,7 +141,7 @@ def _add_provisioning(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--enroll-attempts",
         type=int,
-        default=10,
+        default=30,
         help="enrollment attempts per claim token per minute (default: %(default)s)",
     )
 

@@ -81,7 +81,7 @@ class ProvisioningSettings(msgspec.Struct, frozen=True, kw_only=True):
     """PEM of the CA that signed the broker's TLS certificate, handed to devices."""
     public_url: str | None = None
     """The fleet's URL as devices and technicians reach it (in the bundle)."""
-    enroll_attempts: int = 10
+    enroll_attempts: int = 30
     """Enrollment attempts allowed per claim token ..."""
     enroll_window_s: float = 60.0
     """... within this many seconds."""

@@ -257,6 +257,13 @@ class CheckedClient(aiomqtt.Client):
         return int((await asyncio.wait_for(future, wait_s)).value)
 
 
+def fleet_observer(broker: DynsecBroker) -> CheckedClient:
+    """A client logged in as the fleet's bridge account: sees every device's topics."""
+    return CheckedClient(
+        broker.host, broker.port, username=broker.fleet[0], password=broker.fleet[1], timeout=10
+    )
+
+
 def device_client(
     broker: DynsecBroker, username: str | None, password: str | None, **kwargs: Any
 ) -> CheckedClient:
@@ -329,7 +336,11 @@ class FleetClient:
 async def provisioned_fleet(
     db_url: str, broker: DynsecBroker, keys_dir: Path, *, bridge: bool = True, **provisioning: Any
 ) -> AsyncIterator[FleetClient]:
-    """run_fleet with provisioning on: admin key, keys in `keys_dir`, dynsec admin account."""
+    """run_fleet with provisioning on: admin key, keys in `keys_dir`, dynsec admin account.
+
+    The enrollment rate limit is lifted (1000/min) unless `enroll_attempts` is given.
+    """
+    provisioning.setdefault("enroll_attempts", 1000)
     settings = FleetSettings(
         db=DatabaseSettings(url=normalise_db_url(db_url)),
         mqtt=broker.fleet_mqtt(client_id=f"pk-test-fleet-{secrets.token_hex(4)}"),

@@ -38,8 +38,8 @@ class Pole(Base):
     __tablename__ = "pole"
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    lat: Mapped[float] = mapped_column(Double)
-    lon: Mapped[float] = mapped_column(Double)
+    lat: Mapped[float | None] = mapped_column(Double)
+    lon: Mapped[float | None] = mapped_column(Double)
     street: Mapped[str | None] = mapped_column(String(200))
     district: Mapped[str | None] = mapped_column(String(200))
     group_path: Mapped[str] = mapped_column(String(200))

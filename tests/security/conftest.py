@@ -26,6 +26,7 @@ __all__ = ["dynsec_broker", "dynsec_broker_factory"]
 async def fleet_client(
     db_url: str, dynsec_broker: DynsecBroker, tmp_path: Path
 ) -> AsyncIterator[FleetClient]:
-    """A fleet with provisioning on, its bridge logged in as the fleet's broker account."""
-    async with provisioned_fleet(db_url, dynsec_broker, tmp_path / "keys") as client:
+    """A fleet with provisioning on and no bridge: tests log in as the fleet's broker account
+    themselves, to watch every device topic (one session per username on this broker)."""
+    async with provisioned_fleet(db_url, dynsec_broker, tmp_path / "keys", bridge=False) as client:
         yield client

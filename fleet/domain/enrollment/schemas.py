@@ -27,8 +27,9 @@ class PoleInfo(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """The pole asset a gateway is mounted on."""
 
     pole_id: PoleId
-    lat: Annotated[float, Meta(ge=-90, le=90)]
-    lon: Annotated[float, Meta(ge=-180, le=180)]
+    lat: Annotated[float, Meta(ge=-90, le=90)] | None = None
+    """WGS-84; None keeps what the fleet knows of the pole (if anything)."""
+    lon: Annotated[float, Meta(ge=-180, le=180)] | None = None
     street: Text | None = None
     district: Text | None = None
 

@@ -220,8 +220,10 @@ async def _bind_pole(
     if pole is None:
         pole = Pole(id=info.pole_id)
         session.add(pole)
-    pole.lat, pole.lon = info.lat, info.lon
-    pole.street, pole.district = info.street, info.district
+    if info.lat is not None and info.lon is not None:
+        pole.lat, pole.lon = info.lat, info.lon
+    pole.street = info.street or pole.street
+    pole.district = info.district or pole.district
     pole.group_path = group
     pole.device_id = device_id
     pole.updated_at = now

@@ -35,8 +35,8 @@ def upgrade() -> None:
     op.create_table(
         "pole",
         sa.Column("id", sa.String(64), nullable=False),
-        sa.Column("lat", sa.Double(), nullable=False),
-        sa.Column("lon", sa.Double(), nullable=False),
+        sa.Column("lat", sa.Double(), nullable=True),
+        sa.Column("lon", sa.Double(), nullable=True),
         sa.Column("street", sa.String(200), nullable=True),
         sa.Column("district", sa.String(200), nullable=True),
         sa.Column("group_path", sa.String(200), nullable=False),
