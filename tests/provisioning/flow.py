@@ -77,9 +77,13 @@ def fleet_process(workdir: Path, broker: DynsecBroker, **options: object) -> Fle
         mqtt_url=f"mqtt://{user}:{password}@{broker.host}:{broker.port}",
         client_id=f"pk-prov-fleet-{time.monotonic_ns()}",
         extra_args=(
-            "--broker-admin", broker.admin_url, "--admin-key-file", str(admin_key),
-            "--keys-dir", str(workdir / "keys"),
-        ),  # fmt: skip
+            "--broker-admin",
+            broker.admin_url,
+            "--admin-key-file",
+            str(admin_key),
+            "--keys-dir",
+            str(workdir / "keys"),
+        ),
         **options,  # type: ignore[arg-type]
     )
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -40,10 +39,8 @@ def test_provision_then_verify_under_30_s(place: Site) -> None:
 
 
 def test_verify_fails_with_a_checklist_when_a_sensor_is_silent(place: Site) -> None:
-    result = provision_and_verify(
-        place, pole_id="P0043", sensors=("eastron_sdm120:1:baud=9600", "rs485_env:2:baud=9600:silent"),
-        verify_timeout=8.0,
-    )  # fmt: skip
+    sensors = ("eastron_sdm120:1:baud=9600", "rs485_env:2:baud=9600:silent")
+    result = provision_and_verify(place, pole_id="P0043", sensors=sensors, verify_timeout=8.0)
 
     assert result.verify.returncode == 1
     out = result.verify.stdout
