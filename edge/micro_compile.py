@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from drivers.sdk.codec import _scaling, _source  # the exact scaling/byte-order rules
-from drivers.sdk.datatypes import LAYOUTS, RegisterType
+from drivers.sdk.datatypes import LAYOUTS, DataType, RegisterType
 from drivers.sdk.driver import Channel, Driver
 from drivers.sdk.manifest import FilterDefault
 from edge.planner import Point, plan_reads
@@ -28,7 +28,15 @@ FUNCTION_CODES = {
 
 
 def compile_driver(driver: Driver, *, max_gap: int = 10) -> dict[str, Any]:
-    """The .pkd document of a driver: planned reads, field layouts, default policies."""
+    """The .pkd document of a driver: planned reads, field layouts, default policies.
+
+    ValueError names what the micro agent cannot do: serial-protocol drivers, strings, bit
+    fields, enums and window filters.
+    """
+    if driver.manifest.protocol is not None:
+        raise ValueError(f"driver {driver.name}: serial-protocol drivers need the gateway agent")
+    for channel in driver.channels.values():
+        _check_supported(driver.name, channel)
     points = [
         Point(key=c.name, register_type=c.register_type, address=c.address, size=c.width)
         for c in driver.channels.values()
@@ -54,6 +62,21 @@ def write_compiled(driver: Driver, folder: Path) -> Path:
     path = folder / f"{driver.name}.pkd"
     path.write_bytes(cbor.dumps(compile_driver(driver)))
     return path
+
+
+def _check_supported(driver: str, channel: Channel) -> None:
+    spec = channel.field_at(channel.address)
+    unsupported = (
+        "strings"
+        if channel.data_type is DataType.STRING
+        else "bit fields"
+        if spec.bit is not None
+        else "enums"
+        if spec.enum
+        else None
+    )
+    if unsupported is not None:
+        raise ValueError(f"{driver}.{channel.name}: {unsupported} are not on the micro agent")
 
 
 def _field(channel: Channel, start: int) -> list[Any]:

@@ -11,7 +11,9 @@ import pytest
 import serial
 
 from drivers.registry import load_driver
-from edge.micro_compile import write_compiled
+from drivers.sdk.driver import Driver
+from drivers.sdk.manifest import parse_manifest
+from edge.micro_compile import compile_driver, write_compiled
 from polekit.cli import main
 from provisioning.micro_install import BundleError, agent_files, bundle_files, install
 from provisioning.raw_repl import RawRepl, RawReplError
@@ -137,3 +139,21 @@ def test_cli_compile_driver(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     assert (tmp_path / "eastron_sdm120.pkd").is_file()
     assert main(["micro", "compile-driver", "no_such_driver", "--out", str(tmp_path)]) == 2
     assert "unknown driver" in capsys.readouterr().err
+
+
+_HEAD = "name: probe\nvendor: t\nmodel: t\ncategory: test\nchannels:\n"
+
+
+@pytest.mark.parametrize(
+    ("channel", "reason"),
+    [
+        ("  - {name: alarm, address: 1, bit: 0}\n", "bit fields"),
+        ("  - {name: mode, address: 1, enum: {0: idle, 1: busy}}\n", "enums"),
+        ("  - {name: serial_no, address: 1, data_type: string, length: 4}\n", "strings"),
+        ("  - {name: gust, address: 1, filters: [{window: 60}]}\n", "window"),
+    ],
+)
+def test_compile_refuses_what_the_micro_agent_cannot_decode(channel: str, reason: str) -> None:
+    driver = Driver.from_manifest(parse_manifest(_HEAD + channel))
+    with pytest.raises(ValueError, match=reason):
+        compile_driver(driver)
