@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import signal
 import sqlite3
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from drivers.registry import DriverLoader, load_driver
 from drivers.sdk.errors import DriverError
 from edge.board import board_ports
 from edge.buffer import Buffer
@@ -43,6 +46,7 @@ class Agent:
         config: AgentConfig,
         credentials: Credentials | None = None,
         boot_id: str | None = None,
+        loader: DriverLoader = load_driver,
         ca_file: str | None = None,
         client_cert: tuple[str, str] | None = None,
         board_paths: Sequence[Path] = (),
@@ -53,6 +57,8 @@ class Agent:
         self._ca_file = ca_file
         self._client_cert = client_cert
         self._board_paths = tuple(board_paths)
+        self._loader = loader
+        self._owns_process = False
 
     async def run(self) -> None:
         """Run until cancelled; on the way out the open batch is committed to the buffer."""
@@ -61,7 +67,7 @@ class Agent:
             broker = parse_broker_url(
                 config.uplink.broker, default_version=config.uplink.mqtt_version
             )
-            policies = channel_policies(config)
+            policies = channel_policies(config, loader=self._loader)
             ports = board_ports(config, search=self._board_paths)
         except (BrokerUrlError, DriverError, ValueError, ProfileError) as exc:
             raise AgentStartError(str(exc)) from exc
@@ -79,7 +85,9 @@ class Agent:
                 config, sink=buffer, boot_id=self.boot_id, policies=policies
             )
             try:
-                schedulers = build_schedulers(config, sink=pipeline.submit, ports=ports)
+                schedulers = build_schedulers(
+                    config, sink=pipeline.submit, loader=self._loader, ports=ports
+                )
             except PortUnavailable as exc:
                 raise AgentStartError(str(exc)) from exc
             uplink = Uplink(
@@ -114,6 +122,11 @@ class Agent:
                 broker.port,
                 config.buffer.path,
             )
+            if self._owns_process:
+                # Everything built so far lives as long as the process: keep the collector
+                # from walking it again on every full collection.
+                gc.collect()
+                gc.freeze()
             await self._run_tasks(pipeline, schedulers, uplink, health)
         finally:
             await buffer.close()
@@ -169,8 +182,15 @@ class Agent:
             since_publish += step
 
     async def run_until_signalled(self) -> None:
-        """Run until SIGINT or SIGTERM, then stop cleanly (buffer committed, transports closed)."""
+        """Run until SIGINT or SIGTERM, then stop cleanly (buffer committed, transports closed).
+
+        This is the agent's process: it gets one executor thread (the MQTT connect and the
+        status file need it) instead of asyncio's default pool of up to cpu_count + 4 threads,
+        each with its own malloc arena.
+        """
         loop = asyncio.get_running_loop()
+        loop.set_default_executor(ThreadPoolExecutor(max_workers=1, thread_name_prefix="agent-io"))
+        self._owns_process = True
         task = asyncio.current_task()
         assert task is not None
         for signum in (signal.SIGINT, signal.SIGTERM):

@@ -10,12 +10,32 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from drivers.registry import BUILTIN_ROOT, DriverLoader, DriverRegistry, load_driver
 from edge.config import AgentConfig
 from edge.config_file import ConfigError, json_schema, load_config
 from edge.devices import check_against_drivers
 
 if TYPE_CHECKING:
     from edge.agent import Agent
+
+
+def _add_driver_path(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--driver-path",
+        action="append",
+        type=Path,
+        default=[],
+        metavar="DIR",
+        help="also look for driver folders in DIR (repeatable; tests and benchmarks)",
+    )
+
+
+def _loader(args: argparse.Namespace) -> DriverLoader:
+    """The default registry, or one that also searches the --driver-path folders."""
+    paths = getattr(args, "driver_path", [])
+    if not paths:
+        return load_driver
+    return DriverRegistry(paths=(BUILTIN_ROOT, *paths)).load
 
 
 def register(parser: argparse.ArgumentParser) -> None:
@@ -44,6 +64,7 @@ def register(parser: argparse.ArgumentParser) -> None:
         help="also look for board profiles in DIR (repeatable)",
     )
     run.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    _add_driver_path(run)
     run.set_defaults(func=_run)
 
     check = verbs.add_parser(
@@ -53,6 +74,7 @@ def register(parser: argparse.ArgumentParser) -> None:
         "Exits 0 when valid, 1 with the field and line of the first problem otherwise.",
     )
     check.add_argument("file", metavar="FILE")
+    _add_driver_path(check)
     check.set_defaults(func=_check_config)
 
     schema = verbs.add_parser(
@@ -70,14 +92,15 @@ def register(parser: argparse.ArgumentParser) -> None:
     )
     status.add_argument("--config", required=True, metavar="FILE", help="the agent's config")
     status.add_argument("--json", action="store_true", help="machine-readable output")
+    _add_driver_path(status)
     status.set_defaults(func=_status)
 
 
-def _load_checked(path: str) -> AgentConfig | None:
+def _load_checked(path: str, loader: DriverLoader = load_driver) -> AgentConfig | None:
     """The validated config, or None after printing what is wrong and where."""
     try:
         config = load_config(path)
-        check_against_drivers(config)
+        check_against_drivers(config, loader=loader)
     except ConfigError as exc:
         print(f"config error: {exc}", file=sys.stderr)
         return None
@@ -88,7 +111,7 @@ def _load_checked(path: str) -> AgentConfig | None:
 
 
 def _check_config(args: argparse.Namespace) -> int:
-    result = _load_checked(args.file)
+    result = _load_checked(args.file, _loader(args))
     if result is None:
         return 1
     devices = sum(len(bus.devices) for bus in result.buses)
@@ -105,17 +128,18 @@ def _run(args: argparse.Namespace) -> int:
     logging.basicConfig(
         level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    loader = _loader(args)
     if args.bundle is not None:
-        return _run_bundle(args)
-    result = _load_checked(args.config)
+        return _run_bundle(args, loader)
+    result = _load_checked(args.config, loader)
     if result is None:
         return 1
     from edge.agent import Agent
 
-    return _run_agent(Agent(config=result, board_paths=args.board_path))
+    return _run_agent(Agent(config=result, loader=loader, board_paths=args.board_path))
 
 
-def _run_bundle(args: argparse.Namespace) -> int:
+def _run_bundle(args: argparse.Namespace, loader: DriverLoader) -> int:
     """Run with the identity and config of a provisioning bundle."""
     from edge.agent import Agent
     from edge.bundle import BundleError, read_bundle
@@ -127,7 +151,7 @@ def _run_bundle(args: argparse.Namespace) -> int:
         print(f"bundle error: {exc}", file=sys.stderr)
         return 1
     try:
-        check_against_drivers(bundle.config)
+        check_against_drivers(bundle.config, loader=loader)
     except ValueError as exc:
         print(f"bundle error: {args.bundle}/{bundle.manifest.files.config}: {exc}", file=sys.stderr)
         return 1
@@ -140,6 +164,7 @@ def _run_bundle(args: argparse.Namespace) -> int:
     agent = Agent(
         config=bundle.config,
         credentials=credentials,
+        loader=loader,
         ca_file=str(bundle.ca_file) if bundle.ca_file else None,
         client_cert=client_cert,
         board_paths=args.board_path,
@@ -159,7 +184,7 @@ def _run_agent(agent: Agent) -> int:
 
 
 def _status(args: argparse.Namespace) -> int:
-    result = _load_checked(args.config)
+    result = _load_checked(args.config, _loader(args))
     if result is None:
         return 1
     from edge.status import format_status, read_status

@@ -103,7 +103,9 @@ class Buffer:
         """Commit everything appended so far and close the database."""
         if self._open:
             self._open = False
-            await asyncio.wrap_future(self._worker.stop())
+            # Shielded: a second cancel (another signal) must not cancel the worker's own
+            # future, which it completes after its last commit.
+            await asyncio.shield(asyncio.wrap_future(self._worker.stop()))
 
     def append(self, batch: BufferedBatch | None, counts: Counts) -> None:
         """Queue a batch (or counts alone) for the next commit; never blocks the loop.

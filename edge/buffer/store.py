@@ -7,6 +7,7 @@ transaction as the batch rows they describe, and a rollback reloads the mirror.
 
 from __future__ import annotations
 
+import functools
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -23,6 +24,10 @@ _BOUND_ROUNDS = 64
 
 _OLDEST_UNSENT = "SELECT id FROM batch WHERE sent_at IS NULL ORDER BY id LIMIT ?"
 _NEWEST_UNSENT = "SELECT id FROM batch WHERE sent_at IS NULL ORDER BY id DESC LIMIT ?"
+
+_INSERT_WIDTH = 6
+_INSERT_ROWS = 150
+"""Rows per INSERT statement: 900 parameters, under SQLite's oldest limit of 999."""
 
 DeletedRow = tuple[int, int, int]
 """(n_readings, n_bytes, was_in_flight) of a deleted batch."""
@@ -73,6 +78,14 @@ def load_state(conn: sqlite3.Connection) -> StoreState:
         oldest_created=None if oldest is None else oldest[0],
         disk_full_events=int(values.get(DISK_FULL_EVENTS, 0)),
     )
+
+
+@functools.cache
+def _insert_sql(rows: int) -> str:
+    """INSERT of `rows` batches (only placeholders are generated, never values)."""
+    values = ", ".join(["(?, ?, ?, ?, ?, ?)"] * rows)
+    columns = "boot_id, seq, created, n_readings, n_bytes, payload"
+    return f"INSERT INTO batch ({columns}) VALUES {values}"  # noqa: S608 - placeholders only
 
 
 class BatchStore:
@@ -137,17 +150,21 @@ class BatchStore:
     def insert(self, batches: Iterable[BufferedBatch]) -> None:
         """Store new unsent batches."""
         state = self.state
+        rows: list[object] = []
         for batch in batches:
             size = len(batch.payload)
-            self._conn.execute(
-                "INSERT INTO batch (boot_id, seq, created, n_readings, n_bytes, payload)"
-                " VALUES (?, ?, ?, ?, ?, ?)",
-                (batch.boot_id, batch.seq, batch.created, batch.n_readings, size, batch.payload),
-            )
+            rows += (batch.boot_id, batch.seq, batch.created, batch.n_readings, size, batch.payload)
             state.batches += 1
             state.readings += batch.n_readings
             state.payload_bytes += size
             state.unsent += 1
+        # Multi-row INSERTs: each statement is one step, i.e. one release and re-acquire of the
+        # GIL on this thread. Row by row, a busy event loop (which gives the GIL up only every
+        # switch interval, 5 ms) would hold each row up, and appends would pile up in memory.
+        step = _INSERT_ROWS * _INSERT_WIDTH
+        for first in range(0, len(rows), step):
+            chunk = rows[first : first + step]
+            self._conn.execute(_insert_sql(len(chunk) // _INSERT_WIDTH), chunk)
 
     def used_bytes(self) -> int:
         """Bytes of the database file in use (free pages are reused, so they do not count)."""

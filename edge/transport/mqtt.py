@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import ssl
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -89,10 +90,12 @@ class MqttSession:
             properties=properties,
             timeout=timeout,
         )
+        _raise_pending_cancel()
 
     async def subscribe(self, kind: Kind) -> None:
         """Subscribe at QoS 1 to one of this device's inbound topics."""
         await self._client.subscribe(topic_for(self._device_id, kind), qos=1)
+        _raise_pending_cancel()
 
     async def messages(self) -> AsyncIterator[tuple[str, bytes]]:
         """Inbound (topic, payload) pairs, in arrival order."""
@@ -100,6 +103,17 @@ class MqttSession:
             payload = message.payload
             if isinstance(payload, bytes | bytearray):
                 yield str(message.topic), bytes(payload)
+
+
+def _raise_pending_cancel() -> None:
+    """Honour a cancel that Python 3.11's asyncio.wait_for (inside aiomqtt) swallowed.
+
+    On 3.11 a cancel that lands as the awaited operation completes is lost: wait_for returns
+    the result instead of raising, and the task would run on (an agent ignoring SIGTERM).
+    """
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
 
 
 @asynccontextmanager
