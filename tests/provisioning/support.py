@@ -68,11 +68,13 @@ def local_config(path: Path, workdir: Path, *, poll: str = "1s") -> Path:
 # --------------------------------------------------------------------------- brokers
 
 
-def auth_broker(*, tls: TlsFiles | None = None) -> MosquittoProcess:
-    """A mosquitto with a password file and per-device ACLs (not started); `passwd` beside it."""
+def auth_broker(*, tls: bool = False) -> tuple[MosquittoProcess, TlsFiles | None]:
+    """A mosquitto (not started) with a password file and per-device ACLs, and with tls a
+    listener that requires a client certificate (its CN is the user name); its test PKI."""
     broker = MosquittoProcess()
     workdir = broker.workdir
     workdir.chmod(0o755)  # mosquitto drops root for its own user, which must read these
+    pki = make_tls(workdir / "pki") if tls else None
     passwords = workdir / "passwd"
     subprocess.run(
         ["mosquitto_passwd", "-c", "-b", str(passwords), FLEET_USER, FLEET_PASSWORD],
@@ -84,16 +86,16 @@ def auth_broker(*, tls: TlsFiles | None = None) -> MosquittoProcess:
     acl.write_text(f"user {FLEET_USER}\ntopic readwrite #\n\npattern readwrite pk/v1/%u/#\n")
     acl.chmod(0o644)
     config = ["allow_anonymous false", f"password_file {passwords}", f"acl_file {acl}"]
-    if tls is not None:
+    if pki is not None:
         config += [
-            f"cafile {tls.ca}",
-            f"certfile {tls.server_cert}",
-            f"keyfile {tls.server_key}",
+            f"cafile {pki.ca}",
+            f"certfile {pki.server_cert}",
+            f"keyfile {pki.server_key}",
             "require_certificate true",
             "use_identity_as_username true",
         ]
     broker.extra_config = tuple(config)
-    return broker
+    return broker, pki
 
 
 def reload(broker: MosquittoProcess) -> None:
