@@ -75,6 +75,9 @@ class DeviceConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     unit: UnitId = 1
     """Modbus unit (slave) id."""
     poll: Duration = _duration(10.0)
+    """Interval of the driver's fast channels (all of them unless the driver marks some slow)."""
+    poll_slow: Duration | None = None
+    """Interval of the driver's slow channels (energy counters, hours); default: the driver's."""
     channels: dict[str, ChannelOverride] = msgspec.field(default_factory=dict)
 
 
@@ -96,12 +99,24 @@ class ModbusTcpConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     port: Port = 502
 
 
+class SerialConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """A plain serial line for serial-protocol drivers (a UART sensor, a GNSS receiver)."""
+
+    port: str | None = None
+    """OS device such as /dev/ttyAMA0; when absent the board profile resolves the bus name."""
+    baud: Annotated[int, Meta(gt=0)] = 9600
+    parity: Literal["N", "E", "O"] = "N"
+    stopbits: Literal[1, 2] = 1
+    bytesize: Literal[7, 8] = 8
+
+
 class BusConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     """One physical bus; it gets its own scheduler because RS-485 is half-duplex."""
 
     name: BusName
     modbus_rtu: ModbusRtuConfig | None = None
     modbus_tcp: ModbusTcpConfig | None = None
+    serial: SerialConfig | None = None
     devices: list[DeviceConfig] = msgspec.field(default_factory=list)
     timeout: Duration = _duration(1.0)
     """How long to wait for one response."""
@@ -115,8 +130,12 @@ class BusConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     """Consecutive failed polls before a device is marked offline."""
 
     def __post_init__(self) -> None:
-        if (self.modbus_rtu is None) == (self.modbus_tcp is None):
-            raise ValueError("a bus sets exactly one of modbus_rtu or modbus_tcp")
+        kinds = [self.modbus_rtu, self.modbus_tcp, self.serial]
+        if sum(kind is not None for kind in kinds) != 1:
+            raise ValueError(
+                "a bus sets exactly one of modbus_rtu or modbus_tcp (or serial, for "
+                "serial-protocol drivers)"
+            )
         names = [device.name for device in self.devices]
         duplicates = sorted({name for name in names if names.count(name) > 1})
         if duplicates:

@@ -15,10 +15,11 @@ from drivers.registry import DriverLoader, load_driver
 from drivers.sdk.codec import BlockDecoder
 from drivers.sdk.driver import Channel, Driver
 from drivers.sdk.errors import DriverError, UnknownDriverError
+from drivers.sdk.manifest import PollClass
 from edge.config import AgentConfig, BusConfig, DeviceConfig, FilterSpec
 from edge.filters.policy import ChannelKey, ChannelPolicy
 from edge.planner import Point, ReadRequest, plan_reads
-from edge.units import dec_hook
+from edge.units import Duration, dec_hook
 
 
 class DeviceConfigError(ValueError):
@@ -49,6 +50,17 @@ class CompiledRead:
     channels: tuple[RuntimeChannel, ...]
 
 
+@dataclass(frozen=True, kw_only=True, slots=True)
+class PollGroup:
+    """The reads of one poll class of a device and how often they run."""
+
+    poll_class: PollClass
+    interval: float
+    reads: tuple[CompiledRead, ...]
+    saved: int = 0
+    """Requests per poll of this group that merging saved."""
+
+
 @dataclass(frozen=True, kw_only=True)
 class Device:
     """What the bus scheduler polls."""
@@ -59,10 +71,18 @@ class Device:
     driver: Driver
     channels: Mapping[str, RuntimeChannel]
     reads: tuple[CompiledRead, ...]
+    """Every read of one full poll (all poll classes)."""
     requests_saved: int
     """Requests per poll that merging saved compared with one request per channel."""
     path: str
     """Where the device sits in the config, e.g. buses[0].devices[1]."""
+    groups: tuple[PollGroup, ...] = ()
+    """Fast and slow reads with their intervals; one group when the driver has no slow class."""
+
+    @property
+    def is_serial(self) -> bool:
+        """Read through its driver's serial protocol rather than Modbus requests."""
+        return self.driver.is_serial
 
     def policy(self, channel: str) -> ChannelPolicy:
         """The range/filter policy of an enabled channel."""
@@ -97,7 +117,53 @@ def build_device(
         channels[spec.name] = RuntimeChannel(
             name=spec.name, unit=spec.unit, policy=_policy(spec, config, field=field), spec=spec
         )
+    _check_bus_kind(driver, bus, path=path)
+    poll = float(config.poll)
+    slow = _slow_interval(config, driver, poll=poll, path=path)
+    if driver.is_serial:
+        group = PollGroup(poll_class="fast", interval=poll, reads=())
+        return Device(
+            name=config.name,
+            unit=config.unit,
+            poll=poll,
+            driver=driver,
+            channels=channels,
+            reads=(),
+            requests_saved=0,
+            path=path,
+            groups=(group,),
+        )
     max_registers = min(bus.max_registers, driver.manifest.max_registers or bus.max_registers)
+    groups: list[PollGroup] = []
+    saved = 0
+    classes: tuple[tuple[PollClass, float], ...] = (("fast", poll), ("slow", slow))
+    for poll_class, interval in classes:
+        members = [c for c in channels.values() if c.spec.poll == poll_class]
+        if not members:
+            continue
+        reads, group_saved = _compile_reads(driver, members, bus=bus, max_registers=max_registers)
+        saved += group_saved
+        groups.append(
+            PollGroup(poll_class=poll_class, interval=interval, reads=reads, saved=group_saved)
+        )
+    return Device(
+        name=config.name,
+        unit=config.unit,
+        poll=poll,
+        driver=driver,
+        channels=channels,
+        reads=tuple(read for group in groups for read in group.reads),
+        requests_saved=saved,
+        path=path,
+        groups=tuple(groups),
+    )
+
+
+def _compile_reads(
+    driver: Driver, members: list[RuntimeChannel], *, bus: BusConfig, max_registers: int
+) -> tuple[tuple[CompiledRead, ...], int]:
+    """Planned, compiled requests for some channels, and how many requests merging saved."""
+    by_name = {c.name: c for c in members}
     plan = plan_reads(
         (
             Point(
@@ -106,7 +172,7 @@ def build_device(
                 address=c.spec.address,
                 size=c.spec.width,
             )
-            for c in channels.values()
+            for c in members
         ),
         max_gap=bus.max_gap,
         max_registers=max_registers,
@@ -120,20 +186,39 @@ def build_device(
                 request.count,
                 [p.key for p in request.points],
             ),
-            channels=tuple(channels[p.key] for p in request.points),
+            channels=tuple(by_name[p.key] for p in request.points),
         )
         for request in plan.requests
     )
-    return Device(
-        name=config.name,
-        unit=config.unit,
-        poll=float(config.poll),
-        driver=driver,
-        channels=channels,
-        reads=reads,
-        requests_saved=plan.saved,
-        path=path,
-    )
+    return reads, plan.saved
+
+
+def _check_bus_kind(driver: Driver, bus: BusConfig, *, path: str) -> None:
+    """A serial-protocol driver needs a `serial:` bus, a register map a Modbus one."""
+    if driver.is_serial and bus.serial is None:
+        raise DeviceConfigError(
+            f"driver {driver.name} speaks its own serial protocol; put it on a bus with serial:",
+            field=f"{path}.driver",
+        )
+    if not driver.is_serial and bus.serial is not None:
+        raise DeviceConfigError(
+            f"driver {driver.name} is a Modbus register map; a serial: bus carries "
+            "serial-protocol drivers only (use modbus_rtu:)",
+            field=f"{path}.driver",
+        )
+
+
+def _slow_interval(config: DeviceConfig, driver: Driver, *, poll: float, path: str) -> float:
+    """The slow class's interval: the config's, else the driver's; never faster than poll."""
+    if config.poll_slow is not None:
+        return max(float(config.poll_slow), poll)
+    try:
+        default = Duration.parse(driver.manifest.poll_slow)
+    except ValueError as exc:
+        raise DeviceConfigError(
+            f"driver {driver.name} has a bad poll_slow: {exc}", field=f"{path}.poll_slow"
+        ) from None
+    return max(float(default), poll)
 
 
 def _policy(spec: Channel, config: DeviceConfig, *, field: str) -> ChannelPolicy:
@@ -161,10 +246,17 @@ def build_bus_devices(
     bus: BusConfig, *, path: str, loader: DriverLoader = load_driver
 ) -> list[Device]:
     """Every device of one bus, in config order."""
-    return [
+    devices = [
         build_device(device, bus=bus, path=f"{path}.devices[{i}]", loader=loader)
         for i, device in enumerate(bus.devices)
     ]
+    streaming = [d for d in devices if d.is_serial and d.driver.new_protocol().mode == "stream"]
+    if streaming and len(devices) > 1:
+        raise DeviceConfigError(
+            f"device {streaming[0].name} streams on its own, so it must be alone on its line",
+            field=f"{path}.devices",
+        )
+    return devices
 
 
 def check_against_drivers(config: AgentConfig, *, loader: DriverLoader = load_driver) -> None:

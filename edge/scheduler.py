@@ -14,15 +14,18 @@ import logging
 import math
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from drivers.registry import DriverLoader, load_driver
 from drivers.sdk.errors import DecodeError
+from drivers.sdk.manifest import PollClass
 from edge.backoff import Backoff
+from edge.bus_stats import BusStats, DeviceHealth
 from edge.config import AgentConfig, BusConfig
-from edge.devices import Device, build_bus_devices
+from edge.devices import CompiledRead, Device, build_bus_devices
 from edge.model import Reading
 from edge.planner import ReadRequest
+from edge.serial_session import SerialSession
 from edge.transport.modbus import (
     ModbusExceptionResponse,
     ModbusTransport,
@@ -30,6 +33,9 @@ from edge.transport.modbus import (
     TransportError,
     transport_for,
 )
+from edge.transport.serial import serial_line_for
+
+__all__ = ["BusScheduler", "BusStats", "DeviceHealth", "Sink", "build_schedulers"]
 
 log = logging.getLogger(__name__)
 
@@ -41,46 +47,6 @@ _OFFLINE_CAP = 60.0
 
 
 @dataclass(kw_only=True)
-class DeviceHealth:
-    """Live health of one device; readings stay here (stale) when the device goes quiet."""
-
-    name: str
-    unit: int
-    poll: float
-    online: bool = True
-    consecutive_failures: int = 0
-    last_error: str | None = None
-    last_reading_ts: float | None = None
-    polls_ok: int = 0
-    polls_failed: int = 0
-    timeouts: int = 0
-    exceptions: int = 0
-    last_readings: dict[str, Reading] = field(default_factory=dict)
-
-    def stale(self, now: float) -> bool:
-        """No fresh reading for two poll intervals (wall-clock now)."""
-        if self.last_reading_ts is None:
-            return True
-        return now - self.last_reading_ts > 2 * self.poll + 1.0
-
-
-@dataclass(kw_only=True)
-class BusStats:
-    """Counters of one bus for the health report."""
-
-    name: str
-    polls_ok: int = 0
-    polls_failed: int = 0
-    requests_sent: int = 0
-    requests_failed: int = 0
-    requests_saved: int = 0
-    """Requests not sent because the planner merged them."""
-    values_read: int = 0
-    sink_errors: int = 0
-    devices: dict[str, DeviceHealth] = field(default_factory=dict)
-
-
-@dataclass(kw_only=True)
 class _State:
     device: Device
     health: DeviceHealth
@@ -88,13 +54,17 @@ class _State:
 
 
 class BusScheduler:
-    """Polls the devices of one bus and hands their readings to a synchronous sink."""
+    """Polls the devices of one bus and hands their readings to a synchronous sink.
+
+    A device's channels come in poll classes (fast, slow), each with its own interval;
+    a bus is either Modbus (a ModbusTransport) or a serial line (a SerialSession).
+    """
 
     def __init__(
         self,
         *,
         name: str,
-        transport: ModbusTransport,
+        transport: ModbusTransport | SerialSession,
         devices: Sequence[Device],
         sink: Sink,
         retries: int = 2,
@@ -109,6 +79,7 @@ class BusScheduler:
             raise ValueError(f"device names must be unique on bus {name}: {names}")
         self.name = name
         self._transport = transport
+        self._timeout = getattr(transport, "timeout", 1.0)
         self._sink = sink
         self._retries = retries
         self._offline_after = offline_after
@@ -136,14 +107,22 @@ class BusScheduler:
         port: str | None = None,
     ) -> BusScheduler:
         """A scheduler for a bus config; port is the OS serial device the board resolved."""
-        return cls(
+        devices = build_bus_devices(bus, path=path, loader=loader)
+        transport: ModbusTransport | SerialSession
+        if bus.serial is not None:
+            transport = SerialSession(serial_line_for(bus, port=port), devices)
+        else:
+            transport = transport_for(bus, port=port)
+        scheduler = cls(
             name=bus.name,
-            transport=transport_for(bus, port=port),
-            devices=build_bus_devices(bus, path=path, loader=loader),
+            transport=transport,
+            devices=devices,
             sink=sink,
             retries=bus.retries,
             offline_after=bus.offline_after,
         )
+        scheduler._timeout = float(bus.timeout)
+        return scheduler
 
     def start(self, group: asyncio.TaskGroup) -> asyncio.Task[None]:
         """Run in the agent's TaskGroup as a task named after the bus."""
@@ -152,7 +131,12 @@ class BusScheduler:
     async def run(self) -> None:
         """Poll until cancelled; closes the transport on the way out."""
         now = self._clock()
-        heap = [(now, index) for index in range(len(self._states))]
+        # one entry per (device, poll class): (due, device index, group index)
+        heap = [
+            (now, index, group)
+            for index, state in enumerate(self._states)
+            for group in range(len(state.device.groups))
+        ]
         heapq.heapify(heap)
         me = asyncio.current_task()
         try:
@@ -161,20 +145,25 @@ class BusScheduler:
                 # lands as the response arrives; a pending cancel request must still stop us.
                 if me is not None and me.cancelling():
                     raise asyncio.CancelledError
-                due, index = heap[0]
+                due, index, group_index = heap[0]
                 delay = due - self._clock()
                 if delay > 0:
                     await asyncio.sleep(delay)
                     continue
                 heapq.heappop(heap)
                 state = self._states[index]
-                ok = await self.poll(state.device.name)
+                group = state.device.groups[group_index]
+                if group.poll_class == "slow" and not state.health.online and group_index:
+                    # an offline device is probed by its fast class; slow reads wait for it
+                    heapq.heappush(heap, (_next_slot(due, group.interval, now), index, group_index))
+                    continue
+                ok = await self.poll(state.device.name, group.poll_class)
                 now = self._clock()
                 if ok or state.health.online:
-                    next_due = _next_slot(due, state.device.poll, now)
+                    next_due = _next_slot(due, group.interval, now)
                 else:
                     next_due = now + state.offline_backoff.next_delay()
-                heapq.heappush(heap, (next_due, index))
+                heapq.heappush(heap, (next_due, index, group_index))
             await asyncio.Event().wait()  # no devices: idle until cancelled
         finally:
             await self._transport.close()
@@ -183,14 +172,33 @@ class BusScheduler:
         """Close the bus connection (run() does this itself when cancelled)."""
         await self._transport.close()
 
-    async def poll(self, device_name: str) -> bool:
-        """Read every request of one device once, emit its readings; True when all succeeded."""
+    async def poll(self, device_name: str, poll_class: PollClass | None = None) -> bool:
+        """Read one device once (one poll class, or all), emit its readings; True when all ok."""
         state = self._by_name[device_name]
         device, health = state.device, state.health
-        attempts = 1 + self._retries if health.online else 1
+        if device.is_serial:
+            readings, error = await self._poll_serial(state)
+        else:
+            groups = [g for g in device.groups if poll_class in (None, g.poll_class)]
+            reads = [read for group in groups for read in group.reads]
+            self.stats.requests_saved += sum(group.saved for group in groups)
+            attempts = 1 + self._retries if health.online else 1
+            readings, error = await self._poll_reads(state, reads, attempts=attempts)
+        if readings:
+            self._emit(health, readings)
+        if error is None:
+            self._succeeded(state)
+            return True
+        self._failed(state, error)
+        return False
+
+    async def _poll_reads(
+        self, state: _State, reads: Sequence[CompiledRead], *, attempts: int
+    ) -> tuple[list[Reading], Exception | None]:
+        device, health = state.device, state.health
         readings: list[Reading] = []
         error: Exception | None = None
-        for read in device.reads:
+        for read in reads:
             try:
                 raw = await self._request(device.unit, read.request, attempts=attempts)
                 values = read.decoder.decode(raw)
@@ -199,7 +207,7 @@ class BusScheduler:
                 error = exc
                 continue  # another block of the same device may still answer
             except TransportError as exc:
-                if not isinstance(exc, ModbusExceptionResponse | PortUnavailable):
+                if not isinstance(exc, PortUnavailable):
                     health.timeouts += 1
                 error = exc
                 break  # the device (or the line) is gone: do not hold the bus for the rest
@@ -209,21 +217,35 @@ class BusScheduler:
             ts = self._wall()
             for channel, value in zip(read.channels, values, strict=True):
                 readings.append(Reading(device.name, channel.name, value, ts, channel.unit))
-        self.stats.requests_saved += device.requests_saved
-        if readings:
-            self._emit(health, readings)
-        if error is None:
-            self._succeeded(state)
-            return True
-        self._failed(state, error)
-        return False
+        return readings, error
+
+    async def _poll_serial(self, state: _State) -> tuple[list[Reading], Exception | None]:
+        device, session = state.device, self._transport
+        if not isinstance(session, SerialSession):
+            return [], TransportError(f"bus {self.name} is not a serial line")
+        try:
+            taken = await session.poll(device.name, within=self._timeout)
+        except TransportError as exc:
+            if not isinstance(exc, PortUnavailable):
+                state.health.timeouts += 1
+            return [], exc
+        channels = device.channels
+        readings = [
+            Reading(device.name, name, value, ts, channels[name].unit)
+            for name, value, ts in taken
+            if name in channels
+        ]
+        return readings, None
 
     async def _request(self, unit: int, request: ReadRequest, *, attempts: int) -> bytes:
+        transport = self._transport
+        if not isinstance(transport, ModbusTransport):
+            raise TransportError(f"bus {self.name} is a serial line, not Modbus")
         retry = Backoff(initial=_RETRY_INITIAL, cap=_RETRY_CAP)
         for attempt in range(attempts):
             self.stats.requests_sent += 1
             try:
-                return await self._transport.read(
+                return await transport.read(
                     unit, request.register_type, request.address, request.count
                 )
             except TransportError as exc:

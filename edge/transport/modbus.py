@@ -8,7 +8,6 @@ single attempt per request and never reconnects or closes a connection on its ow
 from __future__ import annotations
 
 import logging
-import os
 from types import TracebackType
 from typing import Any
 
@@ -18,56 +17,36 @@ from pymodbus.exceptions import ConnectionException, ModbusException, ModbusIOEx
 from drivers.sdk.codec import bytes_of
 from drivers.sdk.datatypes import RegisterType
 from edge.config import BusConfig
+from edge.transport.errors import (
+    EXCEPTION_NAMES,
+    ConnectionFailed,
+    DeviceTimeout,
+    ModbusExceptionResponse,
+    PortUnavailable,
+    TransportError,
+    serial_port_problem,
+)
+
+__all__ = [
+    "EXCEPTION_NAMES",
+    "ConnectionFailed",
+    "DeviceTimeout",
+    "ModbusExceptionResponse",
+    "ModbusTransport",
+    "PortUnavailable",
+    "RtuTransport",
+    "TcpTransport",
+    "TransportError",
+    "serial_port_problem",
+    "transport_for",
+]
 
 # The scheduler reports a failing device once when it starts failing and once when it
 # recovers; pymodbus would log every single timeout, so its own logger is kept quiet.
 logging.getLogger("pymodbus.logging").setLevel(logging.CRITICAL)
 
-EXCEPTION_NAMES = {
-    1: "illegal function",
-    2: "illegal data address",
-    3: "illegal data value",
-    4: "server device failure",
-    5: "acknowledge",
-    6: "server device busy",
-    8: "memory parity error",
-    10: "gateway path unavailable",
-    11: "gateway target device failed to respond",
-}
 # Consecutive timeouts (any unit) after which a TCP connection is presumed half-open.
 _TIMEOUTS_BEFORE_RECONNECT = 5
-
-
-class TransportError(Exception):
-    """A Modbus request failed; the subclass says how."""
-
-
-class DeviceTimeout(TransportError):  # noqa: N818  # names read as events
-    """The device did not answer in time (absent, wrong unit id, wiring, baud rate)."""
-
-
-class ModbusExceptionResponse(TransportError):  # noqa: N818  # names read as events
-    """The device answered with a Modbus exception code."""
-
-    def __init__(self, code: int, *, unit: int, address: int) -> None:
-        self.code = code
-        self.name = EXCEPTION_NAMES.get(code, "unknown exception")
-        super().__init__(
-            f"unit {unit} answered Modbus exception {code} ({self.name}) at address {address}"
-        )
-
-    @property
-    def retryable(self) -> bool:
-        """Busy and acknowledge mean "ask again later"; the others will not change."""
-        return self.code in (5, 6)
-
-
-class PortUnavailable(TransportError):  # noqa: N818  # names read as events
-    """The serial port cannot be opened."""
-
-
-class ConnectionFailed(TransportError):  # noqa: N818  # names read as events
-    """The TCP connection cannot be established or was lost."""
 
 
 _READERS = {
@@ -131,6 +110,18 @@ class ModbusTransport:
         values = [int.from_bytes(data[i : i + 2], "big") for i in range(0, len(data), 2)]
         try:
             response = await self._client.write_registers(address, values, device_id=unit)
+        except ModbusIOException:
+            raise DeviceTimeout(f"unit {unit} did not acknowledge the write") from None
+        except ConnectionException as exc:
+            raise self._connect_error() from exc
+        if response.isError():
+            raise ModbusExceptionResponse(response.exception_code, unit=unit, address=address)
+
+    async def write_coil(self, unit: int, address: int, value: bool) -> None:
+        """Switch one coil on or off (function code 5)."""
+        await self._ensure_connected()
+        try:
+            response = await self._client.write_coil(address, value, device_id=unit)
         except ModbusIOException:
             raise DeviceTimeout(f"unit {unit} did not acknowledge the write") from None
         except ConnectionException as exc:
@@ -207,32 +198,14 @@ class RtuTransport(ModbusTransport):
         return PortUnavailable(serial_port_problem(self.port))
 
 
-def serial_port_problem(port: str) -> str:
-    """Explain why a serial port cannot be opened, naming the port and what to check."""
-    if not os.path.exists(port):
-        return (
-            f"serial port {port} does not exist: check that the USB-RS485 adapter is plugged "
-            "in, the port name (ls /dev/ttyUSB* /dev/ttyACM* /dev/ttyAMA*) and the board "
-            "profile's port mapping"
-        )
-    if not os.access(port, os.R_OK | os.W_OK):
-        return (
-            f"serial port {port} is not readable and writable by this user: add the user "
-            "to the dialout group or fix the udev rule"
-        )
-    return (
-        f"serial port {port} cannot be opened: another program may hold it "
-        "(lsof / fuser), or the adapter was unplugged"
-    )
-
-
 def transport_for(bus: BusConfig, *, port: str | None = None) -> ModbusTransport:
     """The transport a bus config describes; port overrides the config's serial port."""
     timeout = float(bus.timeout)
     if bus.modbus_tcp is not None:
         return TcpTransport(host=bus.modbus_tcp.host, port=bus.modbus_tcp.port, timeout=timeout)
     rtu = bus.modbus_rtu
-    assert rtu is not None  # BusConfig guarantees exactly one of the two
+    if rtu is None:
+        raise PortUnavailable(f"bus {bus.name} is not a Modbus bus")
     device = port or rtu.port
     if device is None:
         raise PortUnavailable(
