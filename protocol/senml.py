@@ -17,21 +17,22 @@ import cbor2
 import msgpack
 import msgspec
 
+# The SenML labels (RFC 8428 integer labels, polekit's "bid"/"seq") come from the codec core
+# the MicroPython agent shares, so both agents write the same maps.
+from protocol.core.senml_pack import (
+    BASE_TIME,
+    BOOL_VALUE,
+    BOOT_ID,
+    NAME,
+    SEQUENCE,
+    STRING_VALUE,
+    TIME,
+    UNIT,
+    VALUE,
+)
 from protocol.encoding import MAX_PAYLOAD_BYTES, Encoding, check_encoding
 from protocol.errors import ProtocolError
 from protocol.ids import is_valid_boot_id
-
-# RFC 8428 section 6: integer labels for CBOR (we use them for MessagePack too).
-BASE_TIME = -3
-NAME = 0
-UNIT = 1
-VALUE = 2
-STRING_VALUE = 3
-BOOL_VALUE = 4
-TIME = 6
-# Extension labels (not registered with IANA, so they stay strings in every encoding).
-BOOT_ID = "bid"
-SEQUENCE = "seq"
 
 _STRING_LABELS: dict[int | str, str] = {
     BASE_TIME: "bt",

@@ -7,10 +7,11 @@ import re
 
 import msgspec
 
+from protocol.core import topics as core_topics
 from protocol.errors import ProtocolError
 from protocol.ids import validate_device_id
 
-PREFIX = "pk/v1"
+PREFIX = core_topics.PREFIX
 _COMMAND_ID_RE = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
@@ -82,5 +83,5 @@ def fleet_subscription(kind: Kind, share_group: str | None = None) -> str:
     return f"$share/{share_group}/{pattern}"
 
 
-STATE_ONLINE = b"online"
-STATE_OFFLINE = b"offline"
+STATE_ONLINE = core_topics.STATE_ONLINE
+STATE_OFFLINE = core_topics.STATE_OFFLINE

@@ -171,3 +171,13 @@ def test_float32_path_matches_the_double_path(
         assert senml_pack.encode_batch(boot_id, 0, records, True) == expected
     finally:
         senml_pack.DOUBLE = True
+
+
+def test_core_topics_are_the_protocol_topics() -> None:
+    from protocol.core import topics as core_topics
+    from protocol.topics import Kind, topic_for
+
+    assert set(core_topics.SUFFIXES) == {kind.value for kind in Kind}
+    for kind in Kind:
+        if kind not in (Kind.CMD_REQ, Kind.CMD_RES):
+            assert core_topics.topic("pole-1", kind.value) == topic_for("pole-1", kind)
