@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from tests.provisioning.flow import Site, provision_and_verify, site
-from tests.provisioning.support import secrets_in
+from tests.provisioning.support import polekit, secrets_in
 
 pytestmark = pytest.mark.timeout(240)
 PROVISION_TO_VERIFIED_BOUND_S = 30.0
@@ -48,3 +49,15 @@ def test_verify_fails_with_a_checklist_when_a_sensor_is_silent(place: Site) -> N
     assert "[FAIL] sensor env (bus rs485-1, unit 2)" in out, out
     assert "-> check env's power and wiring" in out, out
     assert "NOT verified" in out
+
+
+def test_the_real_fleet_refuses_a_wrong_token_with_what_to_do(place: Site, tmp_path: Path) -> None:
+    done = polekit(
+        "provision", "--fleet", place.enroll_url, "--claim", "pkc_not-a-real-token",
+        "--pole", "P0044", "--target", str(tmp_path / "polekit"),
+        home=tmp_path,
+    )  # fmt: skip
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "error: the fleet refused the claim (claim_unknown" in done.stdout
+    assert "check it for typos" in done.stdout
+    assert not (tmp_path / "polekit").exists()
