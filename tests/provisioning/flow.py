@@ -91,7 +91,8 @@ def fleet_process(workdir: Path, broker: DynsecBroker, **options: object) -> Fle
 @contextmanager
 def site(workdir: Path) -> Iterator[Site]:
     """Start the dynamic-security broker and the fleet (enrollment included)."""
-    broker = DynsecBroker().start()
+    broker = DynsecBroker()
+    broker.start()
     fleet = fleet_process(workdir / "fleet", broker)
     state = Site(workdir=workdir, broker=broker, fleet=fleet)
     try:
