@@ -102,6 +102,7 @@ def agent_config(
     broker_url: str,
     buffer_path: Path,
     ack_timeout: str = "3s",
+    inflight: int = 16,
 ) -> dict[str, Any]:
     """An agent config document with short batches, acks, reconnects and heartbeats."""
     return {
@@ -111,6 +112,7 @@ def agent_config(
             "broker": broker_url,
             "batch_interval": "300ms",
             "ack_timeout": ack_timeout,
+            "inflight": inflight,
             "reconnect_max": "3s",
             "keepalive": "5s",
         },
