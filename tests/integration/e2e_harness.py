@@ -435,3 +435,19 @@ def fleet_health(fleet: FleetProcess) -> dict[str, Any]:
     """The fleet's /healthz document (bridge counters), whatever its status code."""
     response = httpx.get(f"{fleet.http_url}/healthz", timeout=5)
     return dict(response.json())
+
+
+def api_points(fleet: FleetProcess, device_id: str, **query: str) -> list[dict[str, Any]]:
+    """Every point of a device through the API, following `next_cursor` to the last page."""
+    points: list[dict[str, Any]] = []
+    params: dict[str, str] = {"limit": "500", **query}
+    url = f"{fleet.http_url}/api/v1/devices/{device_id}/telemetry"
+    for _ in range(10_000):
+        response = httpx.get(url, params=params, timeout=10)
+        assert response.status_code == 200, response.text
+        page = response.json()
+        points.extend(page["items"])
+        if page["next_cursor"] is None:
+            return points
+        params["cursor"] = page["next_cursor"]
+    raise AssertionError(f"telemetry of {device_id} did not end after 10000 pages")

@@ -9,6 +9,7 @@ from tests.integration.e2e_harness import (
     AgentProcess,
     Bus,
     SimDevice,
+    api_points,
     assert_exactly_once,
     unique_id,
     wait_until,
@@ -71,5 +72,13 @@ def test_three_agents_deliver_every_reading_exactly_once(
         assert report["accounting_balanced"] is True
         assert report["accounting"]["delivered"] == rows.points
         assert report["buffer"]["batches"] == 0
+        # The API serves the same rows: all pages, each point once, in time order.
+        points = api_points(fleet, agent.device_id)
+        assert len(points) == rows.points
+        assert [p["ts"] for p in points] == sorted(p["ts"] for p in points)
+        voltage = api_points(fleet, agent.device_id, channel="meter/voltage")
+        assert voltage
+        assert {p["channel"] for p in voltage} == {"meter/voltage"}
+        assert all(p["unit"] == "V" for p in voltage)
     assert fleet.process is not None
     assert fleet.process.poll() is None, fleet.log_tail()
