@@ -1,4 +1,4 @@
-"""`polekit driver ...`: list the driver catalogue and run simulators."""
+"""`polekit driver ...`: list the catalogue, scaffold a driver, test it, run simulators."""
 
 from __future__ import annotations
 
@@ -14,9 +14,31 @@ from drivers.sdk.errors import DriverError
 def register(parser: argparse.ArgumentParser) -> None:
     """Add the driver sub-verbs to the `polekit driver` parser."""
     verbs = parser.add_subparsers(dest="driver_verb", metavar="VERB", required=True)
-    listing = verbs.add_parser("list", help="list installed drivers")
+    listing = verbs.add_parser("list", help="list built-in and third-party drivers")
     listing.add_argument("--channels", action="store_true", help="show each driver's channels")
+    listing.add_argument("--driver-path", action="append", type=Path, default=[])
     listing.set_defaults(func=_list)
+
+    new = verbs.add_parser(
+        "new",
+        help="scaffold a driver folder (manifest, golden case, protocol class for serial)",
+        description="Create NAME/ in --into (default: the current directory).",
+    )
+    new.add_argument("name", help="driver name, e.g. acme_th20")
+    kind = new.add_mutually_exclusive_group(required=True)
+    kind.add_argument("--modbus", action="store_true", help="a Modbus register map (no Python)")
+    kind.add_argument("--serial", action="store_true", help="a serial protocol (one class)")
+    new.add_argument("--into", type=Path, default=Path(), metavar="DIR")
+    new.set_defaults(func=_new)
+
+    test = verbs.add_parser(
+        "test",
+        help="run a driver's golden cases against its simulator",
+        description="PATH is a driver folder, or the name of an installed driver.",
+    )
+    test.add_argument("path", metavar="PATH")
+    test.add_argument("--transport", choices=["tcp", "rtu", "serial"], help="only this transport")
+    test.set_defaults(func=_test)
 
     simulate = verbs.add_parser(
         "simulate",
@@ -41,13 +63,68 @@ def register(parser: argparse.ArgumentParser) -> None:
 
 
 def _list(args: argparse.Namespace) -> int:
-    registry = DriverRegistry()
+    registry = DriverRegistry(paths=(BUILTIN_ROOT, *args.driver_path))
     for info in registry.available():
-        print(f"{info.name:20} {info.category:14} {info.vendor} {info.model} [{info.source}]")
+        origin = "built-in" if info.source == "builtin" else f"third-party: {info.source}"
+        buses = ",".join(info.buses)
+        print(f"{info.name:20} {info.category:14} {buses:22} {info.vendor} {info.model} [{origin}]")
         if args.channels:
-            for channel in registry.load(info.name).channels.values():
-                print(f"    {channel.name:24} {channel.unit:6} {channel.register_type}")
+            driver = registry.load(info.name)
+            for channel in driver.channels.values():
+                where = (
+                    "frame" if driver.is_serial else f"{channel.register_type} {channel.address}"
+                )
+                print(f"    {channel.name:24} {channel.unit:6} {where} {channel.poll}")
     return 0
+
+
+def _new(args: argparse.Namespace) -> int:
+    from drivers.scaffold import scaffold
+
+    try:
+        folder = scaffold(args.name, into=args.into, serial=args.serial)
+    except DriverError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"created {folder}; edit driver.yaml, then: polekit driver test {folder}")
+    return 0
+
+
+def _test(args: argparse.Namespace) -> int:
+    # Imported here: the runner polls through the agent's scheduler and transports.
+    from drivers.sdk.cases import case_folders, load_case
+    from edge.case_runner import run_cases_sync, transports_for
+
+    folder = Path(args.path)
+    try:
+        if (folder / "driver.yaml").is_file():
+            registry = DriverRegistry(paths=(folder.resolve().parent, BUILTIN_ROOT))
+            driver = registry.load(folder.resolve().name)
+        else:
+            registry = DriverRegistry()
+            driver = registry.load(args.path)
+            folder = driver.path or folder
+        cases = [load_case(path) for path in case_folders(folder)]
+    except DriverError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if not cases:
+        print(f"error: {folder} has no cases/ (see drivers/README.md)", file=sys.stderr)
+        return 2
+    if args.transport and args.transport not in transports_for(driver):
+        print(f"error: {driver.name} is not served over {args.transport}", file=sys.stderr)
+        return 2
+    results = run_cases_sync(driver, cases, loader=registry.load)
+    failed = 0
+    for result in results:
+        if args.transport and result.transport != args.transport:
+            continue
+        print(f"{'ok  ' if result.ok else 'FAIL'} {driver.name}/{result.case} [{result.transport}]")
+        for problem in result.problems:
+            print(f"       {problem}")
+        failed += not result.ok
+    print(f"{len(results) - failed} passed, {failed} failed")
+    return 1 if failed else 0
 
 
 def _simulate(args: argparse.Namespace) -> int:

@@ -117,7 +117,9 @@ def _bus(
         client = TcpTransport(host="127.0.0.1", port=sim.port, timeout=timeout)
         return BusConfig(name="case", modbus_tcp=tcp), client
     assert sim.pty_path is not None
-    s = driver.manifest.serial
+    # A pty carries no parity bit and Linux refuses some parity changes on one (EINVAL),
+    # so cases run 8N1 at the driver's baud; parity is the wire's business, not the codec's.
+    s = msgspec.structs.replace(driver.manifest.serial, parity="N")
     if transport == "serial":
         line = SerialLine(port=sim.pty_path, baud=s.baud, parity=s.parity, stopbits=s.stopbits,
                           bytesize=s.bytesize)  # fmt: skip
