@@ -20,11 +20,11 @@ from edge.config import AgentConfig
 from edge.devices import channel_policies
 from edge.health import HealthCollector
 from edge.pipeline import Pipeline
-from edge.scheduler import BusScheduler, build_schedulers
+from edge.scheduler import BusScheduler, BusStats, build_schedulers
 from edge.status import status_path, write_status_file
 from edge.transport.modbus import PortUnavailable
 from edge.transport.mqtt import BrokerUrlError, Credentials, connect, parse_broker_url
-from edge.uplink import Uplink
+from edge.uplink import ConfigControl, Uplink, UplinkStats
 from hardware.profiles import ProfileError
 from protocol.ids import new_boot_id
 from protocol.messages import encode_message
@@ -50,6 +50,8 @@ class Agent:
         ca_file: str | None = None,
         client_cert: tuple[str, str] | None = None,
         board_paths: Sequence[Path] = (),
+        control: ConfigControl | None = None,
+        alarms: Sequence[str] = (),
     ) -> None:
         self.config = config
         self.boot_id = boot_id or new_boot_id()
@@ -59,6 +61,20 @@ class Agent:
         self._board_paths = tuple(board_paths)
         self._loader = loader
         self._owns_process = False
+        self._control = control
+        self._alarms = alarms
+        self._uplink: Uplink | None = None
+        self._schedulers: list[BusScheduler] = []
+
+    @property
+    def uplink_stats(self) -> UplinkStats | None:
+        """The uplink's counters once running (the config health window reads them)."""
+        return self._uplink.stats if self._uplink is not None else None
+
+    @property
+    def bus_stats(self) -> list[BusStats]:
+        """Each bus scheduler's counters once running."""
+        return [scheduler.stats for scheduler in self._schedulers]
 
     async def run(self) -> None:
         """Run until cancelled; on the way out the open batch is committed to the buffer."""
@@ -105,13 +121,16 @@ class Agent:
                 inflight=config.uplink.inflight,
                 ack_timeout=float(config.uplink.ack_timeout),
                 reconnect_max=float(config.uplink.reconnect_max),
+                control=self._control,
             )
+            self._uplink, self._schedulers = uplink, schedulers
             health = HealthCollector(
                 boot_id=self.boot_id,
                 config_version=config.version,
                 pipeline=pipeline,
                 buffer=buffer,
                 schedulers=schedulers,
+                alarms=self._alarms,
             )
             log.info(
                 "agent %s starting (boot %s): %d bus(es), broker %s:%d, buffer %s",

@@ -63,6 +63,20 @@ def register(parser: argparse.ArgumentParser) -> None:
         metavar="DIR",
         help="also look for board profiles in DIR (repeatable)",
     )
+    run.add_argument(
+        "--health-window",
+        type=float,
+        default=60.0,
+        metavar="SECONDS",
+        help="with --bundle: how long a new config from the fleet must stay healthy before it "
+        "is committed; otherwise the previous config comes back (default: %(default)s)",
+    )
+    run.add_argument(
+        "--state-dir",
+        type=Path,
+        metavar="DIR",
+        help="with --bundle: where applied configs and their journal live (default: BUNDLE/state)",
+    )
     run.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     _add_driver_path(run)
     run.set_defaults(func=_run)
@@ -143,6 +157,10 @@ def _run_bundle(args: argparse.Namespace, loader: DriverLoader) -> int:
     """Run with the identity and config of a provisioning bundle."""
     from edge.agent import Agent
     from edge.bundle import BundleError, read_bundle
+    from edge.config_apply import ConfigChannel
+    from edge.config_guard import trust_keys
+    from edge.config_store import ConfigStore, checkpoint_from_env
+    from edge.config_supervisor import ConfigSupervisor, run_until_signalled
     from edge.transport.mqtt import Credentials
 
     try:
@@ -161,15 +179,37 @@ def _run_bundle(args: argparse.Namespace, loader: DriverLoader) -> int:
     client_cert = None
     if bundle.cert_file is not None:
         client_cert = (str(bundle.cert_file), str(bundle.key_file))
-    agent = Agent(
-        config=bundle.config,
-        credentials=credentials,
-        loader=loader,
-        ca_file=str(bundle.ca_file) if bundle.ca_file else None,
-        client_cert=client_cert,
-        board_paths=args.board_path,
+
+    def make_agent(config: AgentConfig, channel: ConfigChannel) -> Agent:
+        return Agent(
+            config=config,
+            credentials=credentials,
+            loader=loader,
+            ca_file=str(bundle.ca_file) if bundle.ca_file else None,
+            client_cert=client_cert,
+            board_paths=args.board_path,
+            control=channel,
+            alarms=channel.alarms,
+        )
+
+    signing = bundle.manifest.config_signing_public_key
+    supervisor = ConfigSupervisor(
+        local=bundle.config,
+        store=ConfigStore(
+            args.state_dir or bundle.root / "state", checkpoint=checkpoint_from_env()
+        ),
+        keys=trust_keys(signing.kid, signing.ed25519_b64),
+        make_agent=make_agent,
+        health_window=args.health_window,
     )
-    return _run_agent(agent)
+    from edge.agent import AgentStartError
+
+    try:
+        asyncio.run(run_until_signalled(supervisor))
+    except AgentStartError as exc:
+        print(f"agent cannot start: {exc}", file=sys.stderr)
+        return 1
+    return 0
 
 
 def _run_agent(agent: Agent) -> int:

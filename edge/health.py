@@ -25,12 +25,14 @@ class HealthCollector:
         pipeline: Pipeline,
         buffer: Buffer,
         schedulers: Sequence[BusScheduler],
+        alarms: Sequence[str] = (),
     ) -> None:
         self._boot_id = boot_id
         self._config_version = config_version
         self._pipeline = pipeline
         self._buffer = buffer
         self._schedulers = schedulers
+        self._alarms = alarms
         self._started = time.monotonic()
         self._cpu = CpuSampler()
 
@@ -84,4 +86,5 @@ class HealthCollector:
             buffer_degraded=self._buffer.health().disk_full,
             buses=buses,
             devices=devices,
+            alarms=list(self._alarms),
         )

@@ -20,7 +20,7 @@ from edge.backoff import Backoff
 from edge.transport.mqtt import MqttError, MqttSession
 from protocol.encoding import Encoding
 from protocol.errors import ProtocolError
-from protocol.messages import Ack, decode_message
+from protocol.messages import Ack, ConfigReported, decode_message, encode_message
 from protocol.topics import STATE_ONLINE, Kind, parse_topic
 
 log = logging.getLogger(__name__)
@@ -61,6 +61,20 @@ class OutboundBuffer(Protocol):
         ...
 
 
+class ConfigControl(Protocol):
+    """The config supervisor's side of config/desired and config/reported (edge/config_apply)."""
+
+    outcome_changed: asyncio.Event
+
+    def offer(self, envelope: bytes) -> None:
+        """A config/desired message arrived."""
+        ...
+
+    def report_message(self) -> ConfigReported | None:
+        """The outcome to publish (retained) on config/reported, if any."""
+        ...
+
+
 SessionFactory = Callable[[], AbstractAsyncContextManager[MqttSession]]
 
 
@@ -91,6 +105,7 @@ class Uplink:
         inflight: int,
         ack_timeout: float,
         reconnect_max: float,
+        control: ConfigControl | None = None,
     ) -> None:
         self._session_factory = session_factory
         self._buffer = buffer
@@ -100,6 +115,7 @@ class Uplink:
         self._backoff = Backoff(initial=1.0, cap=reconnect_max)
         self._room = asyncio.Event()
         self._session: MqttSession | None = None
+        self._control = control
         self.stats = UplinkStats()
 
     async def run(self) -> None:
@@ -130,6 +146,8 @@ class Uplink:
 
     async def _serve(self, session: MqttSession) -> None:
         await session.subscribe(Kind.ACK)
+        if self._control is not None:
+            await session.subscribe(Kind.CONFIG_DESIRED)
         await session.publish(Kind.STATE, STATE_ONLINE, retain=True)
         # Whatever was in flight on the last connection may never have arrived.
         self.stats.inflight.clear()
@@ -144,6 +162,8 @@ class Uplink:
                 tasks.create_task(self._receive_acks(session), name="uplink-acks")
                 tasks.create_task(self._send(session), name="uplink-send")
                 tasks.create_task(self._expire_unacked(), name="uplink-ack-timeout")
+                if self._control is not None:
+                    tasks.create_task(self._report_config(session), name="uplink-config-report")
                 # Wait in the body, not in __aexit__: on Python 3.11 a child failing while
                 # __aexit__ waits leaves this task's cancel request un-cancelled, and the next
                 # session's _raise_pending_cancel() would then end the uplink for good.
@@ -186,7 +206,12 @@ class Uplink:
     async def _receive_acks(self, session: MqttSession) -> None:
         async for topic, payload in session.messages():
             try:
-                if parse_topic(topic).kind is not Kind.ACK:
+                kind = parse_topic(topic).kind
+                if kind is Kind.CONFIG_DESIRED and self._control is not None:
+                    if payload:  # an empty retained message clears, it is not a config
+                        self._control.offer(payload)
+                    continue
+                if kind is not Kind.ACK:
                     continue
                 ack = decode_message(payload, Ack, self._encoding)
             except ProtocolError as exc:
@@ -197,6 +222,17 @@ class Uplink:
                 await self._buffer.acknowledge(entry.boot_id, entry.ranges)
                 self._forget_acked(entry.boot_id, entry.ranges)
             self._room.set()
+
+    async def _report_config(self, session: MqttSession) -> None:
+        """Publish the latest config outcome (retained) now and whenever it changes."""
+        assert self._control is not None
+        while True:
+            self._control.outcome_changed.clear()
+            message = self._control.report_message()
+            if message is not None:
+                payload = encode_message(message, self._encoding)
+                await session.publish(Kind.CONFIG_REPORTED, payload, retain=True)
+            await self._control.outcome_changed.wait()
 
     def _forget_acked(self, boot_id: str, ranges: Sequence[tuple[int, int]]) -> None:
         # Walk the (small) in-flight set, not the ranges: a range may span millions of seqs.

@@ -80,6 +80,8 @@ class Health(msgspec.Struct, frozen=True, kw_only=True):
     buffer_degraded: bool = False
     buses: list[BusHealth] = msgspec.field(default_factory=list)
     devices: list[DeviceHealth] = msgspec.field(default_factory=list)
+    alarms: list[str] = msgspec.field(default_factory=list)
+    """Conditions an operator must act on, e.g. no config trust root (configs are refused)."""
 
 
 class ConfigReported(msgspec.Struct, frozen=True, kw_only=True):
