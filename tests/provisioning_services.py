@@ -22,7 +22,7 @@ import datetime as dt
 import ipaddress
 import json
 import secrets
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -181,8 +181,9 @@ def dynsec_broker_factory() -> Iterator[Callable[..., DynsecBroker]]:
     started: list[DynsecBroker] = []
 
     def start(**options: Any) -> DynsecBroker:
-        broker = DynsecBroker(**options).start()
+        broker = DynsecBroker(**options)
         started.append(broker)
+        broker.start()
         return broker
 
     yield start
@@ -239,7 +240,7 @@ class CheckedClient(aiomqtt.Client):
         super().__init__(*args, **kwargs)
         self._acks: dict[int, asyncio.Future[ReasonCode]] = {}
 
-    def _on_publish(  # type: ignore[override]
+    def _on_publish(
         self, client: Any, userdata: Any, mid: int, reason_code: ReasonCode, properties: Any
     ) -> None:
         future = self._acks.pop(mid, None)
@@ -275,6 +276,11 @@ def device_client(
 
 NOT_AUTHORIZED = 0x87
 SUCCESS = 0
+
+
+def codes(granted: Sequence[int | ReasonCode]) -> list[int]:
+    """SUBACK reason codes as plain ints (0-2 granted QoS, 0x87 not authorized)."""
+    return [rc if isinstance(rc, int) else int(rc.value) for rc in granted]
 
 
 # --------------------------------------------------------------------------- the fleet

@@ -75,11 +75,12 @@ def hash_token(token: str) -> str:
 
 
 def normalise_token(token: str) -> str:
-    """Accept a token typed by hand: case, spaces and dashes between groups do not matter."""
-    compact = "".join(token.split()).upper()
-    if compact.startswith(TOKEN_PREFIX):
-        compact = compact[len(TOKEN_PREFIX) :]
-    return TOKEN_PREFIX + compact.replace("-", "")
+    """Accept a token typed by hand: case, spaces and dashes do not matter."""
+    compact = "".join(token.split()).upper().replace("-", "")
+    bare_prefix = TOKEN_PREFIX.rstrip("-")
+    if compact.startswith(bare_prefix):
+        compact = compact[len(bare_prefix) :]
+    return TOKEN_PREFIX + compact
 
 
 def _signing_key(path: Path, passphrase: str | None) -> Ed25519PrivateKey:
