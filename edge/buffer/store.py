@@ -26,8 +26,8 @@ _OLDEST_UNSENT = "SELECT id FROM batch WHERE sent_at IS NULL ORDER BY id LIMIT ?
 _NEWEST_UNSENT = "SELECT id FROM batch WHERE sent_at IS NULL ORDER BY id DESC LIMIT ?"
 
 _INSERT_WIDTH = 6
-_INSERT_ROWS = 150
-"""Rows per INSERT statement: 900 parameters, under SQLite's oldest limit of 999."""
+_INSERT_ROWS = 128
+"""Most rows per INSERT statement: 768 parameters, under SQLite's oldest limit of 999."""
 
 DeletedRow = tuple[int, int, int]
 """(n_readings, n_bytes, was_in_flight) of a deleted batch."""
@@ -161,10 +161,13 @@ class BatchStore:
         # Multi-row INSERTs: each statement is one step, i.e. one release and re-acquire of the
         # GIL on this thread. Row by row, a busy event loop (which gives the GIL up only every
         # switch interval, 5 ms) would hold each row up, and appends would pile up in memory.
-        step = _INSERT_ROWS * _INSERT_WIDTH
-        for first in range(0, len(rows), step):
-            chunk = rows[first : first + step]
-            self._conn.execute(_insert_sql(len(chunk) // _INSERT_WIDTH), chunk)
+        # Chunks are powers of two, so sqlite3 caches at most a handful of prepared statements.
+        first, total = 0, len(rows) // _INSERT_WIDTH
+        while first < total:
+            count = min(_INSERT_ROWS, 1 << ((total - first).bit_length() - 1))
+            chunk = rows[first * _INSERT_WIDTH : (first + count) * _INSERT_WIDTH]
+            self._conn.execute(_insert_sql(count), chunk)
+            first += count
 
     def used_bytes(self) -> int:
         """Bytes of the database file in use (free pages are reused, so they do not count)."""
