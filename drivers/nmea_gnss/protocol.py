@@ -101,7 +101,7 @@ class Nmea0183(SerialProtocol):
         """A GGA and an RMC sentence carrying values, as a receiver sends them each second."""
         lat, lon = float(values.get("latitude", 0.0)), float(values.get("longitude", 0.0))
         quality = values.get("fix_quality", 1)
-        code = quality if isinstance(quality, int) else _code_of(str(quality))
+        code = _code_of(quality) if isinstance(quality, str) else int(quality)
         valid = "A" if values.get("fix_valid", True) else "V"
         time = str(values.get("utc_time", "000000.00"))
         gga = (
