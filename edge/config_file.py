@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import re
 import tomllib
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import msgspec
 import yaml
 
+from drivers.sdk.driver import Driver
 from edge.config import AgentConfig
 from edge.units import dec_hook, schema_hook
 
@@ -84,9 +86,20 @@ def convert_config(
         raise ConfigError(message, file=file, field=_readable(field), line=line) from exc
 
 
-def json_schema() -> dict[str, Any]:
-    """JSON Schema of the agent config, for editors and for the fleet's validation."""
-    return msgspec.json.schema(AgentConfig, schema_hook=schema_hook)
+def json_schema(drivers: Sequence[Driver] | None = None) -> dict[str, Any]:
+    """JSON Schema of the agent config, for editors and for the fleet's validation.
+
+    Each driver (default: every installed one) adds its channel names under `$defs`.
+    """
+    from edge.driver_schema import add_driver_schemas
+
+    if drivers is None:
+        from drivers.registry import default_registry
+
+        registry = default_registry()
+        drivers = [registry.load(info.name) for info in registry.available()]
+    schema = msgspec.json.schema(AgentConfig, schema_hook=schema_hook)
+    return add_driver_schemas(schema, drivers)
 
 
 def _index_lines(node: yaml.Node, path: str, lines: dict[str, int]) -> None:
