@@ -111,3 +111,54 @@ def test_any_channel_raises_only_manifest_error(channel: dict[str, object]) -> N
 
     with contextlib.suppress(ManifestError):
         parse_manifest(manifest("  - " + json.dumps(channel) + "\n"))
+
+
+@pytest.mark.parametrize(
+    ("channels", "message"),
+    [
+        ("  - {name: a, address: 1, data_type: string}\n", "string needs a length"),
+        ("  - {name: a, address: 1, data_type: string, length: 2, order: CDAB}\n", "ABCD or BADC"),
+        ("  - {name: a, address: 1, length: 2}\n", "length only goes with string"),
+        ("  - {name: a, address: 1, data_type: f32, bit: 3}\n", "needs an integer type"),
+        ("  - {name: a, address: 1, bit: 14, bits: 3}\n", "do not fit u16"),
+        ("  - {name: a, address: 1, data_type: f32, enum: {0: x}}\n", "enum needs an integer"),
+        ("  - {name: a, address: 1, enum: {0: x}, scale: 0.1}\n", "take no scale"),
+        ("  - {name: a, address: 1, poll: sometimes}\n", "poll"),
+        ("  - {name: a}\n", "needs an address"),
+    ],
+)
+def test_new_field_kinds_are_checked(channels: str, message: str) -> None:
+    with pytest.raises(ManifestError, match=message):
+        parse_manifest(manifest(channels), source="demo/driver.yaml")
+
+
+def test_serial_protocol_manifests() -> None:
+    serial = "buses: [serial]\nprotocol: protocol:Thing\n"
+    parse_manifest(manifest("  - {name: a, unit: Cel}\n", extra=serial))
+    with pytest.raises(ManifestError, match="no address"):
+        parse_manifest(manifest("  - {name: a, address: 3}\n", extra=serial))
+    with pytest.raises(ManifestError, match="buses: \\[serial\\]"):
+        parse_manifest(manifest("  - {name: a, address: 3}\n", extra="buses: [serial]\n"))
+    with pytest.raises(ManifestError, match="clears unknown channels"):
+        parse_manifest(
+            manifest(
+                "  - {name: a, address: 3}\n",
+                extra="writable:\n  - {name: r, address: 0, register_type: coil, clears: [b]}\n",
+            )
+        )
+
+
+def test_bit_fields_enums_and_strings_resolve() -> None:
+    from drivers.sdk.driver import Driver
+
+    text = manifest(
+        "  - {name: flag, address: 8, bit: 5}\n"
+        "  - {name: state, address: 9, enum: {0: 'off', 1: 'on'}, poll: slow}\n"
+        "  - {name: fw, address: 16, data_type: string, length: 8}\n"
+    )
+    driver = Driver.from_manifest(parse_manifest(text))
+    block = driver.compile_block(RegisterType.HOLDING, 8, 16, ["flag", "state", "fw"])
+    raw = bytes.fromhex("00200001" + "00" * 12 + "56312e3200000000" + "0000" * 4)
+    assert block.decode(raw) == [True, "on", "V1.2"]
+    assert driver.channel("state").poll == "slow"
+    assert driver.channel("fw").width == 8

@@ -12,6 +12,7 @@ from drivers.sdk.datatypes import RegisterType
 from drivers.sdk.errors import DriverError
 from drivers.sim.device import SimExceptionError, SimSilenceError, SimulatedDevice
 from drivers.sim.scripts import Noise, RaisesException, Ramp, Silent, Steady, Stuck, parse_fault
+from drivers.sim.server import DeviceSpec
 
 
 class FakeClock:
@@ -108,3 +109,34 @@ def test_parse_fault(text: str, fault: object) -> None:
 def test_parse_fault_rejects(text: str) -> None:
     with pytest.raises(DriverError, match="unknown fault"):
         parse_fault(text)
+
+
+def test_bit_fields_share_a_register_and_a_reset_clears_latched_flags() -> None:
+
+    device = SimulatedDevice(load_driver("streetlight_dimmer"), 1)
+    device.set_value("lamp_failure", True)
+    device.set_value("over_temperature", True)
+    assert device.read(RegisterType.INPUT, 8, 1) == [0x0021]
+    assert device.read(RegisterType.INPUT, 16, 2) == [0x534C, 0x432D]  # "SLC-"
+    device.write(RegisterType.COIL, 1, [1])  # reset_faults
+    assert device.read(RegisterType.INPUT, 8, 1) == [0]
+    assert device.read(RegisterType.COIL, 1, 1) == [0]  # the reset coil clears itself
+
+
+def test_emergency_call_stays_latched_until_reset() -> None:
+
+    device = SimulatedDevice(load_driver("emergency_button"), 1)
+    device.set_value("call", True)
+    assert device.read(RegisterType.DISCRETE_INPUT, 0, 2) == [1, 0]
+    device.write(RegisterType.COIL, 1, [1])  # the beacon does not clear the call
+    assert device.read(RegisterType.DISCRETE_INPUT, 0, 1) == [1]
+    device.write(RegisterType.COIL, 0, [1])
+    assert device.read(RegisterType.DISCRETE_INPUT, 0, 1) == [0]
+
+
+def test_device_spec_options() -> None:
+    spec = DeviceSpec.parse("pole_tilt:9:baud=19200:silent")
+    assert (spec.unit, spec.baud, spec.fault) == (9, 19200, Silent())
+    assert DeviceSpec.parse("nmea_gnss:1:period=0.2").period == 0.2
+    with pytest.raises(DriverError, match="bad option"):
+        DeviceSpec.parse("pole_tilt:9:baud=fast")
