@@ -25,7 +25,10 @@ from litestar.status_codes import (
 from litestar.types import Scope
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from fleet.auth.audit import audit_middleware
+from fleet.auth.guard import provide_principal
 from fleet.bridge.counters import BridgeCounters
+from fleet.domain.access.controllers import AccessController
 from fleet.domain.claims.controllers import ClaimController
 from fleet.domain.devices.controllers import DeviceController
 from fleet.domain.enrollment.bundles import BundleIssuer
@@ -41,6 +44,7 @@ from fleet.domain.errors import (
     UnauthorizedError,
     UnavailableError,
 )
+from fleet.domain.health.controllers import FleetHealthController
 from fleet.domain.system.controllers import SystemController
 from fleet.domain.telemetry.controllers import TelemetryController
 from fleet.security.ratelimit import RateLimiter
@@ -120,8 +124,14 @@ def create_app(
             SystemController,
             ClaimController,
             EnrollmentController,
+            AccessController,
+            FleetHealthController,
         ],
-        dependencies={"db_session": Provide(provide_db_session)},
+        dependencies={
+            "db_session": Provide(provide_db_session),
+            "principal": Provide(provide_principal),
+        },
+        middleware=[audit_middleware],
         exception_handlers={DomainError: domain_error_to_http},
         state=State(
             {

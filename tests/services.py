@@ -31,6 +31,9 @@ if TYPE_CHECKING:
 
 REPO = Path(__file__).resolve().parent.parent
 LOOPBACK = "127.0.0.1"
+ADMIN_KEY = "pk-test-admin-key-0123456789"
+"""The fleet-wide admin key of every test fleet (in-process and subprocess)."""
+ADMIN_AUTH = {"Authorization": f"Bearer {ADMIN_KEY}"}
 
 
 def free_port() -> int:
@@ -333,6 +336,7 @@ def fleet_settings(db_url: str, broker: Broker, **ingest: float) -> FleetSetting
         HttpSettings,
         IngestSettings,
         MqttSettings,
+        ProvisioningSettings,
         normalise_db_url,
     )
 
@@ -346,6 +350,9 @@ def fleet_settings(db_url: str, broker: Broker, **ingest: float) -> FleetSetting
         ),
         ingest=IngestSettings(**ingest),  # type: ignore[arg-type]
         http=HttpSettings(host=LOOPBACK, port=0),
+        provisioning=ProvisioningSettings(
+            admin_key=ADMIN_KEY, keys_dir=tempfile.mkdtemp(prefix="pk-fleet-keys-")
+        ),
     )
 
 
@@ -381,7 +388,12 @@ class FleetProcess:
             "--session-expiry", "300", *self.extra_args,
         ]  # fmt: skip
         log = self.log_path.open("ab")
-        self.process = subprocess.Popen(argv, cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
+        env = dict(os.environ)
+        env.setdefault("POLEKIT_ADMIN_KEY", ADMIN_KEY)
+        env.setdefault("POLEKIT_FLEET_KEYS", tempfile.mkdtemp(prefix="pk-fleet-keys-"))
+        self.process = subprocess.Popen(
+            argv, cwd=REPO, stdout=log, stderr=subprocess.STDOUT, env=env
+        )
         log.close()
         self.wait_healthy(timeout)
         return self

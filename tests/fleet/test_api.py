@@ -9,13 +9,15 @@ import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from fleet.app import create_app
+from fleet.app import Provisioning, create_app
 from fleet.bridge.counters import BridgeCounters
 from fleet.domain.ingest.schemas import BatchReceived, HealthReceived, StateReceived
 from fleet.domain.ingest.services import IngestService
+from fleet.security.ratelimit import RateLimiter
 from protocol.senml import Record, TelemetryBatch
 from tests.fleet.edge_stub import unique_device
 from tests.fleet.test_ingest_service import health
+from tests.services import ADMIN_AUTH, ADMIN_KEY
 
 NOW = datetime(2025, 5, 1, 12, 0, tzinfo=UTC)
 BOOT = "0123456789abcdef"
@@ -30,9 +32,16 @@ async def client(sessions: async_sessionmaker[AsyncSession]) -> AsyncIterator[Cl
     counters.rejected["telemetry"] = 2
     # httpx's ASGI transport runs the app on the test's event loop; Litestar's AsyncTestClient
     # would run it in a portal thread, where asyncpg connections of this loop cannot be used.
-    app = create_app(sessions, bridge_counters=counters)
+    limiter = RateLimiter(attempts=10, window_s=60)
+    app = create_app(
+        sessions,
+        bridge_counters=counters,
+        provisioning=Provisioning(admin_key=ADMIN_KEY, issuer=None, limiter=limiter),
+    )
     transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://fleet.test") as test_client:
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://fleet.test", headers=ADMIN_AUTH
+    ) as test_client:
         yield test_client
 
 

@@ -29,7 +29,7 @@ from edge.buffer.status import read_buffer_status
 from edge.buffer.types import BufferStatus
 from fleet.db.engine import create_null_pool_engine
 from fleet.settings import DatabaseSettings
-from tests.services import REPO, FleetProcess
+from tests.services import ADMIN_AUTH, REPO, FleetProcess
 
 _ids = itertools.count()
 _POLEKIT = (sys.executable, "-m", "polekit.cli")
@@ -443,7 +443,7 @@ def api_points(fleet: FleetProcess, device_id: str, **query: str) -> list[dict[s
     params: dict[str, str] = {"limit": "500", **query}
     url = f"{fleet.http_url}/api/v1/devices/{device_id}/telemetry"
     for _ in range(10_000):
-        response = httpx.get(url, params=params, timeout=10)
+        response = httpx.get(url, params=params, headers=ADMIN_AUTH, timeout=10)
         assert response.status_code == 200, response.text
         page = response.json()
         points.extend(page["items"])

@@ -20,7 +20,7 @@ from tests.integration.e2e_harness import (
     unique_id,
     wait_until,
 )
-from tests.services import REPO, Broker
+from tests.services import ADMIN_AUTH, REPO, Broker
 
 METER = SimDevice(name="meter", driver="eastron_sdm120", unit=1, poll="200ms")
 ENV = SimDevice(name="env", driver="rs485_env", unit=2, poll="200ms")
@@ -202,7 +202,9 @@ def test_a_device_answering_modbus_exceptions_is_a_clear_error_others_unaffected
 
     # The fleet got the same story in the heartbeat.
     def fleet_sees_the_error() -> bool:
-        response = httpx.get(f"{fleet.http_url}/api/v1/devices/{agent.device_id}", timeout=5)
+        response = httpx.get(
+            f"{fleet.http_url}/api/v1/devices/{agent.device_id}", headers=ADMIN_AUTH, timeout=5
+        )
         health = response.json().get("last_health") if response.status_code == 200 else None
         devices = {d["name"]: d for d in (health or {}).get("devices", [])}
         return "meter" in devices and "Modbus exception 4" in str(devices["meter"]["last_error"])

@@ -9,6 +9,8 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from fleet.auth.guard import requires
+from fleet.auth.principal import Principal
 from fleet.domain.devices.services import DeviceService
 from fleet.domain.telemetry.schemas import LatestValues, TelemetryPage, TelemetryQuery
 from fleet.domain.telemetry.services import TelemetryService
@@ -21,19 +23,24 @@ class TelemetryController(Controller):
 
     path = "/api/v1/devices/{device_id:str}"
     tags = ["telemetry"]
+    guards = [requires("viewer")]
 
     @get("/latest")
     async def latest(
-        self, db_session: NamedDependency[AsyncSession], device_id: FromPath[str]
+        self,
+        db_session: NamedDependency[AsyncSession],
+        principal: NamedDependency[Principal],
+        device_id: FromPath[str],
     ) -> LatestValues:
-        """The newest point of every channel; 404 for an unknown device."""
-        await DeviceService(db_session).exists(device_id)
+        """The newest point of every channel; 404 for an unknown or out-of-scope device."""
+        await DeviceService(db_session, principal).exists(device_id)
         return await TelemetryService(db_session).latest(device_id)
 
     @get("/telemetry")
     async def telemetry(
         self,
         db_session: NamedDependency[AsyncSession],
+        principal: NamedDependency[Principal],
         device_id: FromPath[str],
         channel: Annotated[
             str | None, QueryParameter(description="one channel, e.g. meter/voltage")
@@ -50,7 +57,7 @@ class TelemetryController(Controller):
         ] = None,
     ) -> TelemetryPage:
         """Points in time order, keyset-paginated: follow `next_cursor` until it is null."""
-        await DeviceService(db_session).exists(device_id)
+        await DeviceService(db_session, principal).exists(device_id)
         query = TelemetryQuery(
             device_id=device_id,
             channel=channel,

@@ -1,0 +1,1 @@
+"""Access context: API keys (role + scope) and the audit log."""
