@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import sys
 from pathlib import Path
 
@@ -114,6 +115,8 @@ def _test(args: argparse.Namespace) -> int:
     if args.transport and args.transport not in transports_for(driver):
         print(f"error: {driver.name} is not served over {args.transport}", file=sys.stderr)
         return 2
+    # a failing case is reported below; the scheduler's "device is failing" log is noise here
+    logging.getLogger("edge.scheduler").setLevel(logging.ERROR)
     results = run_cases_sync(driver, cases, loader=registry.load)
     failed = 0
     for result in results:
