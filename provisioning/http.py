@@ -37,10 +37,14 @@ def check_fleet_url(url: str) -> str:
     return url.rstrip("/")
 
 
-def request(method: str, url: str, *, body: Any = None, timeout: float = 10.0) -> Response:
+def request(
+    method: str, url: str, *, body: Any = None, timeout: float = 10.0, api_key: str | None = None
+) -> Response:
     """Send one request; HTTP errors come back as a Response, network failures raise."""
     data = None if body is None else json.dumps(body).encode()
     headers = {"Accept": "application/json"}
+    if api_key:
+        headers["Authorization"] = f"Bearer {api_key}"
     if data is not None:
         headers["Content-Type"] = "application/json"
     req = urllib.request.Request(url, data=data, method=method, headers=headers)  # noqa: S310

@@ -70,6 +70,8 @@ class Snapshot:
 
     fleet_time: float
     fleet_error: str | None = None
+    denied: bool = False
+    """The fleet refused our API key (401/403): waiting will not help."""
     device: dict[str, Any] | None = None
     latest: list[dict[str, Any]] = field(default_factory=list)
 
@@ -111,6 +113,15 @@ class Verifier:
     def _fleet(self, snap: Snapshot) -> Check:
         if snap.fleet_error is None:
             return Check(title="fleet reachable", status=Status.OK)
+        if snap.denied:
+            return Check(
+                title="fleet reachable",
+                status=Status.FAIL,
+                detail=snap.fleet_error,
+                hint="the fleet wants an API key that may read this device: put a viewer key "
+                "for your district in $POLEKIT_API_KEY or a file given with --api-key-file "
+                "(a fleet admin issues it)",
+            )
         return Check(
             title="fleet reachable",
             status=Status.WAIT,

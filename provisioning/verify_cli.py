@@ -8,6 +8,7 @@ with the fleet's; exit 1 with the checklist and what to check next otherwise.
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import sys
 import time
@@ -39,6 +40,10 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--config", type=Path, metavar="FILE", help="agent config naming the sensors to expect"
     )
+    parser.add_argument(
+        "--api-key-file", type=Path, metavar="FILE", help="file holding a fleet API key "
+        "(viewer role is enough; default: $POLEKIT_API_KEY)",
+    )  # fmt: skip
     parser.add_argument("--timeout", type=float, default=60.0, metavar="S", help="default 60")
     parser.add_argument(
         "--tolerance", type=float, default=5.0, metavar="S", help="clock tolerance (default 5)"
@@ -51,6 +56,7 @@ def run(args: argparse.Namespace) -> int:
     """Poll the fleet until everything checks out or the timeout passes."""
     try:
         fleet_url, sensors = _inputs(args)
+        api_key = _api_key(args.api_key_file)
     except ValueError as exc:
         print(f"verify: {exc}", file=sys.stderr)
         return 2
@@ -62,12 +68,13 @@ def run(args: argparse.Namespace) -> int:
     shown: set[str] = set()
     next_progress = started + _PROGRESS_EVERY_S
     while True:
-        checks = verifier.update(_snapshot(fleet_url, args.device))
+        snapshot = _snapshot(fleet_url, args.device, api_key)
+        checks = verifier.update(snapshot)
         for check in checks:
             if check.status is Status.OK and check.title not in shown:
                 shown.add(check.title)
                 print(f"  [ok] {check.title}" + (f": {check.detail}" if check.detail else ""))
-        if _complete(checks):
+        if _complete(checks) or snapshot.denied:
             break
         now = time.monotonic()
         if now - started >= args.timeout:
@@ -105,15 +112,32 @@ def _inputs(args: argparse.Namespace) -> tuple[str, list[Sensor] | None]:
     return check_fleet_url(fleet), sensors
 
 
-def _snapshot(fleet_url: str, device_id: str) -> Snapshot:
+def _api_key(path: Path | None) -> str | None:
+    """The API key from --api-key-file, else $POLEKIT_API_KEY (never from argv)."""
+    if path is None:
+        return os.environ.get("POLEKIT_API_KEY", "").strip() or None
+    try:
+        return path.read_text(encoding="utf-8").strip() or None
+    except OSError as exc:
+        raise ValueError(f"cannot read --api-key-file {path}: {exc.strerror}") from exc
+
+
+def _snapshot(fleet_url: str, device_id: str, api_key: str | None) -> Snapshot:
     base = f"{fleet_url}/api/v1/devices/{quote(device_id)}"
     try:
-        answer = request("GET", base, timeout=5.0)
+        answer = request("GET", base, timeout=5.0, api_key=api_key)
         if answer.status == 404:
             return Snapshot(fleet_time=answer.fleet_time)
+        if answer.status in (401, 403):
+            what = "no API key was sent" if api_key is None else "the API key was refused"
+            return Snapshot(
+                fleet_time=answer.fleet_time,
+                fleet_error=f"HTTP {answer.status}: {what}",
+                denied=True,
+            )
         if answer.status != 200 or not isinstance(answer.body, dict):
             return Snapshot(fleet_time=answer.fleet_time, fleet_error=f"HTTP {answer.status}")
-        latest = request("GET", base + "/latest", timeout=5.0)
+        latest = request("GET", base + "/latest", timeout=5.0, api_key=api_key)
     except FleetUnreachable as exc:
         return Snapshot(fleet_time=time.time(), fleet_error=str(exc))
     channels = latest.body.get("channels", []) if isinstance(latest.body, dict) else []

@@ -65,6 +65,17 @@ class Site:
         assert answer.status_code == 201, answer.text
         return str(answer.json()["token"])
 
+    def viewer_key(self) -> str:
+        """A technician's read-only API key for the district the claims place poles in."""
+        answer = httpx.post(
+            f"{self.fleet.http_url}/api/v1/access/keys",
+            json={"name": "technician", "role": "viewer", "scope": "chengdu/jinjiang"},
+            headers={"Authorization": f"Bearer {ADMIN_KEY}"},
+            timeout=30,
+        )
+        assert answer.status_code == 201, answer.text
+        return str(answer.json()["key"])
+
 
 def fleet_process(workdir: Path, broker: DynsecBroker, **options: object) -> FleetProcess:
     """`polekit fleet serve` with provisioning on (not started)."""
@@ -122,6 +133,7 @@ def provision_and_verify(
     work = place.workdir / pole_id
     work.mkdir(parents=True)
     token = claim or place.create_claim()
+    viewer = place.viewer_key()
     home = work / "home"
     home.mkdir()
     target = work / "boot" / "polekit"
@@ -152,7 +164,7 @@ def provision_and_verify(
         verify = polekit(
             "verify", device_id, "--fleet", place.fleet.http_url, "--bundle", str(target),
             "--timeout", str(verify_timeout), "--interval", "0.5",
-            home=home, timeout=verify_timeout + 30,
+            home=home, timeout=verify_timeout + 30, env={"POLEKIT_API_KEY": viewer},
         )  # fmt: skip
         elapsed = time.monotonic() - started
         agent.terminate()

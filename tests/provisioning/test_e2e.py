@@ -61,3 +61,14 @@ def test_the_real_fleet_refuses_a_wrong_token_with_what_to_do(place: Site, tmp_p
     assert "error: the fleet refused the claim (claim_unknown" in done.stdout
     assert "check it for typos" in done.stdout
     assert not (tmp_path / "polekit").exists()
+
+
+def test_verify_without_an_api_key_says_how_to_get_one(place: Site, tmp_path: Path) -> None:
+    done = polekit(
+        "verify", "pole-x", "--fleet", place.fleet.http_url, "--timeout", "30",
+        home=tmp_path, env={"POLEKIT_API_KEY": ""},
+    )  # fmt: skip
+    assert done.returncode == 1
+    assert "[FAIL] fleet reachable: HTTP 401: no API key was sent" in done.stdout
+    assert "$POLEKIT_API_KEY" in done.stdout
+    assert "(0." in done.stdout or "(1." in done.stdout  # fails at once, no 30 s wait
