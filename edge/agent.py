@@ -131,6 +131,9 @@ class Agent:
                 buffer=buffer,
                 schedulers=schedulers,
                 alarms=self._alarms,
+                interval_s=float(config.health.interval),
+                buffer_path=config.buffer.path,
+                buffer_max_bytes=int(config.buffer.max_bytes),
             )
             log.info(
                 "agent %s starting (boot %s): %d bus(es), broker %s:%d, buffer %s",

@@ -9,6 +9,7 @@ from edge.buffer import Buffer
 from edge.pipeline import Pipeline
 from edge.process_metrics import CpuSampler, rss_bytes
 from edge.scheduler import BusScheduler
+from edge.system_metrics import sample
 from protocol.messages import BusHealth, DeviceHealth, Health
 
 AGENT_VERSION = "0.1.0"
@@ -26,6 +27,9 @@ class HealthCollector:
         buffer: Buffer,
         schedulers: Sequence[BusScheduler],
         alarms: Sequence[str] = (),
+        interval_s: float = 0.0,
+        buffer_path: str = ".",
+        buffer_max_bytes: int = 0,
     ) -> None:
         self._boot_id = boot_id
         self._config_version = config_version
@@ -33,6 +37,9 @@ class HealthCollector:
         self._buffer = buffer
         self._schedulers = schedulers
         self._alarms = alarms
+        self._interval_s = interval_s
+        self._buffer_path = buffer_path
+        self._buffer_max_bytes = buffer_max_bytes
         self._started = time.monotonic()
         self._cpu = CpuSampler()
 
@@ -54,6 +61,7 @@ class HealthCollector:
                     requests_saved=bus.requests_saved,
                     devices_online=online,
                     devices_total=len(bus.devices),
+                    success_rate=_rate(bus.polls_ok, bus.polls_failed),
                 )
             )
             for device in bus.devices.values():
@@ -72,6 +80,7 @@ class HealthCollector:
                         last_error=device.last_error,
                     )
                 )
+        system = sample(self._buffer_path)
         return Health(
             boot_id=self._boot_id,
             uptime_s=round(time.monotonic() - self._started, 3),
@@ -87,4 +96,17 @@ class HealthCollector:
             buses=buses,
             devices=devices,
             alarms=list(self._alarms),
+            interval_s=self._interval_s,
+            mem_total_bytes=system.mem_total_bytes,
+            mem_available_bytes=system.mem_available_bytes,
+            disk_total_bytes=system.disk_total_bytes,
+            disk_free_bytes=system.disk_free_bytes,
+            soc_temp_c=system.soc_temp_c,
+            buffer_max_bytes=self._buffer_max_bytes,
         )
+
+
+def _rate(ok: int, failed: int) -> float | None:
+    """Share of successful polls, None before the first one."""
+    total = ok + failed
+    return None if total == 0 else round(ok / total, 4)

@@ -51,6 +51,8 @@ class BusHealth(msgspec.Struct, frozen=True, kw_only=True):
     requests_saved: int = 0
     devices_online: int = 0
     devices_total: int = 0
+    success_rate: float | None = None
+    """polls_ok / (polls_ok + polls_failed) since boot; None before the first poll."""
 
 
 class DeviceHealth(msgspec.Struct, frozen=True, kw_only=True):
@@ -82,6 +84,17 @@ class Health(msgspec.Struct, frozen=True, kw_only=True):
     devices: list[DeviceHealth] = msgspec.field(default_factory=list)
     alarms: list[str] = msgspec.field(default_factory=list)
     """Conditions an operator must act on, e.g. no config trust root (configs are refused)."""
+    interval_s: float = 0.0
+    """Seconds between heartbeats: the fleet declares the gateway offline after 3 missed ones."""
+    mem_total_bytes: int = 0
+    mem_available_bytes: int = 0
+    disk_total_bytes: int = 0
+    """Of the file system that holds the buffer."""
+    disk_free_bytes: int = 0
+    soc_temp_c: float | None = None
+    """From /sys/class/thermal when the board has a sensor there."""
+    buffer_max_bytes: int = 0
+    """The buffer's cap (buffer.max_bytes), so the fleet can show how full it is."""
 
 
 class ConfigReported(msgspec.Struct, frozen=True, kw_only=True):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ssl
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -155,4 +156,18 @@ async def connect(
         timeout=10,
     )
     async with client:
-        yield MqttSession(client=client, device_id=device_id, encoding=encoding, v5=v5)
+        session = MqttSession(client=client, device_id=device_id, encoding=encoding, v5=v5)
+        try:
+            yield session
+        finally:
+            await _say_offline(session)
+
+
+async def _say_offline(session: MqttSession) -> None:
+    """On a clean disconnect the broker drops the will: publish `offline` ourselves, briefly.
+
+    On a lost connection this fails at once and the broker's last will speaks instead.
+    """
+    with contextlib.suppress(Exception):
+        async with asyncio.timeout(2.0):
+            await session.publish(Kind.STATE, STATE_OFFLINE, retain=True, timeout=2.0)
