@@ -17,7 +17,7 @@ from cryptography.x509.oid import NameOID
 from protocol.messages import Ack, decode_message
 from protocol.senml import Record, TelemetryBatch, encode_batch
 from protocol.topics import Kind, topic_for
-from tests.fleet.db_helpers import count_batches
+from tests.fleet.db_helpers import count_batches, get_device
 from tests.provisioning_services import (
     DeviceKey,
     DynsecBroker,
@@ -127,8 +127,9 @@ async def test_enrolled_device_is_ingested_and_acked(fleet: FleetClient) -> None
     ack = decode_message(message.payload, Ack)
     assert [(e.boot_id, e.ranges) for e in ack.entries] == [("0123456789abcdef", [(1, 1)])]
     assert await count_batches(fleet.fleet.sessions, device_id) == 1
-    device_row = (await fleet.http.get(f"/api/v1/devices/{device_id}")).json()
-    assert device_row["registered"] is True
+    device_row = await get_device(fleet.fleet.sessions, device_id)
+    assert device_row is not None
+    assert device_row.registered is True
     identity = (
         await fleet.http.get(f"/api/v1/devices/{device_id}/identity", headers=fleet.admin)
     ).json()
