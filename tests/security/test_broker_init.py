@@ -25,7 +25,9 @@ async def test_broker_init_file_runs_a_broker_the_fleet_can_manage(
     assert "secret" not in capsys.readouterr().out  # given passwords are not echoed
     assert main(["fleet", "broker-init", "--out", str(out)]) == 2  # never overwrites
     out.chmod(0o666)
-    with DynsecBroker(workdir=workdir, admin=admin, fleet=fleet) as broker:
+    broker = DynsecBroker(workdir=workdir, admin=admin, fleet=fleet)
+    broker.start()
+    try:
         await DynsecAccounts(broker.admin_mqtt).issue("pole-init-1", "device-secret-1")
         async with fleet_observer(broker) as observer:
             await observer.subscribe("pk/v1/+/telemetry", qos=1)
@@ -33,3 +35,5 @@ async def test_broker_init_file_runs_a_broker_the_fleet_can_manage(
                 rc = await device.publish_checked("pk/v1/pole-init-1/telemetry", b"x")
         assert rc == 0
         await DynsecAccounts(broker.admin_mqtt).remove("pole-init-1")
+    finally:
+        broker.close()
