@@ -192,8 +192,8 @@ def test_a_device_answering_modbus_exceptions_is_a_clear_error_others_unaffected
     )
     meter = agent.device_health("meter")
     assert meter is not None
-    assert meter["last_error"].startswith("unit 1 answered Modbus exception 4"), meter
-    assert "server device failure" in meter["last_error"], meter
+    for part in ("unit 1", "Modbus exception 4", "server device failure"):
+        assert part in meter["last_error"], meter
     assert meter["last_reading_age_s"] is None, meter
     env = agent.device_health("env")
     assert env is not None
