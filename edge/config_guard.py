@@ -58,7 +58,7 @@ def judge(
     issued_at = float(doc["issued_at"])
     if version == state.active_version and state.active is not None:
         if state.active.endswith(f"-{digest(config)}.json"):
-            return Verdict(kind="current", outcome=state.outcome)
+            return Verdict(kind="current", outcome=Outcome(version=version, status="applied"))
         return _reject(version, f"version {version} is in force with different content")
     if version in state.failed and not rollback:
         return Verdict(

@@ -30,6 +30,7 @@ from fleet.auth.guard import provide_principal
 from fleet.bridge.counters import BridgeCounters
 from fleet.domain.access.controllers import AccessController
 from fleet.domain.claims.controllers import ClaimController
+from fleet.domain.configs.controllers import ConfigController
 from fleet.domain.devices.controllers import DeviceController
 from fleet.domain.enrollment.bundles import BundleIssuer
 from fleet.domain.enrollment.controllers import DeviceLifecycleController, EnrollmentController
@@ -45,6 +46,8 @@ from fleet.domain.errors import (
     UnavailableError,
 )
 from fleet.domain.health.controllers import FleetHealthController
+from fleet.domain.rollouts.controllers import RolloutController
+from fleet.domain.rollouts.engine import RolloutEngine
 from fleet.domain.system.controllers import SystemController
 from fleet.domain.telemetry.controllers import TelemetryController
 from fleet.security.ratelimit import RateLimiter
@@ -108,6 +111,7 @@ def create_app(
     *,
     bridge_counters: BridgeCounters | None = None,
     provisioning: Provisioning | None = None,
+    rollout_engine: RolloutEngine | None = None,
 ) -> Litestar:
     """The fleet API over a session factory; pass the bridge's counters to show them on /healthz.
 
@@ -126,6 +130,8 @@ def create_app(
             EnrollmentController,
             AccessController,
             FleetHealthController,
+            ConfigController,
+            RolloutController,
         ],
         dependencies={
             "db_session": Provide(provide_db_session),
@@ -141,6 +147,7 @@ def create_app(
                 "bundle_issuer": prov.issuer,
                 "keys": prov.issuer.keys if prov.issuer else None,
                 "enroll_limiter": prov.limiter,
+                "rollout_engine": rollout_engine,
             }
         ),
         logging_config=None,  # the CLI (or the embedding program) owns logging

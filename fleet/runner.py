@@ -25,6 +25,7 @@ from fleet.db.engine import create_engine, session_factory
 from fleet.db.migrate import upgrade_to_head
 from fleet.domain.enrollment.bundles import BundleIssuer
 from fleet.domain.ingest.services import IngestService
+from fleet.domain.rollouts.engine import RolloutEngine
 from fleet.security.keys import FleetKeys
 from fleet.security.ratelimit import RateLimiter
 from fleet.settings import FleetSettings
@@ -50,6 +51,7 @@ class RunningFleet:
     engine: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
     bridge: Bridge | None
+    rollout_engine: RolloutEngine | None
     http_url: str | None
     """e.g. http://127.0.0.1:43121; None when started without HTTP."""
     _tasks: list[asyncio.Task[None]]
@@ -67,18 +69,26 @@ async def run_fleet(
     """Migrate the database to head, then run the API and the bridge until the block exits."""
     revision = await upgrade_to_head(settings.db)
     log.info("database %s at schema revision %s", _redact(settings.db.url), revision)
-    engine = create_engine(settings.db)
-    sessions = session_factory(engine)
+    db_engine = create_engine(settings.db)
+    sessions = session_factory(db_engine)
     the_bridge = None
     if bridge:
         the_bridge = Bridge(
             mqtt=settings.mqtt, ingest=settings.ingest, service=IngestService(sessions)
         )
     provisioning = build_provisioning(settings)
+    engine = None
+    if the_bridge is not None and provisioning.issuer is not None:
+        # Rollouts need the signing key (provisioning) and a way to publish (the bridge).
+        engine = RolloutEngine(
+            sessions=sessions, signer=provisioning.issuer.keys, publisher=the_bridge
+        )
+        the_bridge.on_online = engine.devices_online
     app = create_app(
         sessions,
         bridge_counters=the_bridge.counters if the_bridge else None,
         provisioning=provisioning,
+        rollout_engine=engine,
     )
     tasks: list[asyncio.Task[None]] = []
     server: _Server | None = None
@@ -87,12 +97,14 @@ async def run_fleet(
     try:
         if the_bridge is not None:
             tasks.append(asyncio.create_task(the_bridge.run(), name="fleet-bridge"))
+        if engine is not None:
+            tasks.append(asyncio.create_task(engine.run(), name="fleet-rollouts"))
         if http:
             server, server_task, http_url = await _start_server(app, settings)
             tasks.append(server_task)
             if provisioning.issuer is not None and provisioning.issuer.fleet_url is None:
                 app.state.bundle_issuer = replace(provisioning.issuer, fleet_url=http_url)
-        yield RunningFleet(settings, app, engine, sessions, the_bridge, http_url, tasks)
+        yield RunningFleet(settings, app, db_engine, sessions, the_bridge, engine, http_url, tasks)
     finally:
         # The API first (it finishes open requests), then the bridge, then the pool.
         if server is not None and server_task is not None:
@@ -102,7 +114,7 @@ async def run_fleet(
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-        await engine.dispose()
+        await db_engine.dispose()
         log.info("fleet stopped")
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
 import aiomqtt
@@ -21,14 +22,21 @@ from protocol.topics import Kind, fleet_subscription, topic_for
 
 log = logging.getLogger("fleet.bridge")
 
-SUBSCRIBED_KINDS = (Kind.TELEMETRY, Kind.STATE, Kind.HEALTH)
+SUBSCRIBED_KINDS = (Kind.TELEMETRY, Kind.STATE, Kind.HEALTH, Kind.CONFIG_REPORTED)
+_PUBLISH_CHUNK = 2000
+OnlineHook = Callable[[list[str]], None]
 
 
 class Bridge:
     """Moves telemetry, state and health from the broker into the database, acking commits."""
 
     def __init__(
-        self, *, mqtt: MqttSettings, ingest: IngestSettings, service: IngestService
+        self,
+        *,
+        mqtt: MqttSettings,
+        ingest: IngestSettings,
+        service: IngestService,
+        on_online: OnlineHook | None = None,
     ) -> None:
         if ingest.max_messages < 1 or ingest.max_delay_s < 0:
             raise ValueError("ingest.max_messages must be >= 1 and max_delay_s >= 0")
@@ -39,6 +47,9 @@ class Bridge:
         self.subscribed = asyncio.Event()
         """Set while connected and subscribed; tests wait on it before publishing."""
         self._rejects = RejectLog()
+        self._client: aiomqtt.Client | None = None
+        self.on_online = on_online
+        """Called with the devices that came online in each committed group (rollout catch-up)."""
 
     async def run(self) -> None:
         """Run until cancelled, reconnecting with jittered exponential backoff (cap 60 s)."""
@@ -48,6 +59,7 @@ class Bridge:
                 async with make_client(self._mqtt) as client:
                     await self._subscribe(client)
                     backoff.reset()
+                    self._client = client
                     await self._pump(client)
             except aiomqtt.MqttError as exc:
                 delay = backoff.next_delay()
@@ -57,11 +69,31 @@ class Bridge:
                 delay = backoff.next_delay()
                 log.exception("bridge failed unexpectedly; restarting in %.1f s", delay)
             finally:
+                self._client = None
                 if self.counters.connected:
                     self.counters.disconnects += 1
                 self.counters.connected = False
                 self.subscribed.clear()
             await asyncio.sleep(delay)
+
+    async def publish_desired(self, items: Sequence[tuple[str, bytes]]) -> None:
+        """Publish signed desired configs, retained at QoS 1; raises MqttError when offline."""
+        client = self._client
+        if client is None:
+            raise aiomqtt.MqttError("the bridge is not connected to the broker")
+        for start in range(0, len(items), _PUBLISH_CHUNK):
+            await asyncio.gather(
+                *(
+                    client.publish(
+                        topic_for(device_id, Kind.CONFIG_DESIRED),
+                        envelope,
+                        qos=1,
+                        retain=True,
+                        properties=publish_properties(self._mqtt, "cbor"),
+                    )
+                    for device_id, envelope in items[start : start + _PUBLISH_CHUNK]
+                )
+            )
 
     async def _subscribe(self, client: aiomqtt.Client) -> None:
         group = self._mqtt.share_group
@@ -128,6 +160,14 @@ class Bridge:
                 await asyncio.sleep(delay)
                 continue
             db_backoff.reset()
+            if self.on_online is not None:
+                online = [
+                    d.inbound.device_id
+                    for d in group
+                    if isinstance(d.inbound, StateReceived) and d.inbound.online
+                ]
+                if online:
+                    self.on_online(online)
             self._count(group, result)
             await self._ack(client, group, result)
 

@@ -7,10 +7,16 @@ from datetime import datetime
 import aiomqtt
 import msgspec
 
-from fleet.domain.ingest.schemas import BatchReceived, HealthReceived, Inbound, StateReceived
+from fleet.domain.ingest.schemas import (
+    BatchReceived,
+    ConfigReportReceived,
+    HealthReceived,
+    Inbound,
+    StateReceived,
+)
 from protocol.encoding import Encoding, encoding_for_content_type
 from protocol.errors import ProtocolError
-from protocol.messages import Health, decode_message
+from protocol.messages import ConfigReported, Health, decode_message
 from protocol.senml import decode_batch
 from protocol.topics import STATE_OFFLINE, STATE_ONLINE, Kind, parse_topic
 
@@ -62,10 +68,25 @@ def decode(message: aiomqtt.Message, *, now: datetime) -> Decoded:
         )
     if ref.kind is Kind.STATE:
         return Decoded(_state(device_id, bytes(payload), message.retain, now), encoding)
+    if ref.kind is Kind.CONFIG_REPORTED:
+        if not payload:
+            return Decoded(None, encoding)  # a cleared retained report
+        try:
+            report = decode_message(bytes(payload), ConfigReported, encoding)
+        except ProtocolError as exc:
+            raise RejectedError("config_reported", str(exc)) from None
+        return Decoded(
+            ConfigReportReceived(device_id=device_id, report=report, received_at=now), encoding
+        )
     raise RejectedError("topic", f"the fleet does not take {ref.kind.value} messages")
 
 
-_REASONS = {Kind.TELEMETRY: "telemetry", Kind.HEALTH: "health", Kind.STATE: "state"}
+_REASONS = {
+    Kind.TELEMETRY: "telemetry",
+    Kind.HEALTH: "health",
+    Kind.STATE: "state",
+    Kind.CONFIG_REPORTED: "config_reported",
+}
 
 
 def _state(device_id: str, payload: bytes, retained: bool, now: datetime) -> StateReceived | None:

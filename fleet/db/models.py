@@ -115,4 +115,5 @@ class TelemetryPoint(Base):
 # The provisioning tables live in their own module (fleet/db/provisioning.py); importing it
 # here puts them on Base.metadata wherever the models are used (Alembic's comparison too).
 from fleet.db import operations as _operations  # noqa: E402, F401
+from fleet.db import ota as _ota  # noqa: E402, F401
 from fleet.db import provisioning as _provisioning  # noqa: E402, F401

@@ -7,7 +7,7 @@ from typing import NamedTuple
 
 import msgspec
 
-from protocol.messages import Health
+from protocol.messages import ConfigReported, Health
 from protocol.senml import TelemetryBatch
 
 
@@ -37,7 +37,15 @@ class HealthReceived(msgspec.Struct, frozen=True, kw_only=True):
     received_at: datetime
 
 
-Inbound = BatchReceived | StateReceived | HealthReceived
+class ConfigReportReceived(msgspec.Struct, frozen=True, kw_only=True):
+    """A device's outcome of a desired config (retained: it comes again on every resubscribe)."""
+
+    device_id: str
+    report: ConfigReported
+    received_at: datetime
+
+
+Inbound = BatchReceived | StateReceived | HealthReceived | ConfigReportReceived
 
 
 class BatchKey(NamedTuple):

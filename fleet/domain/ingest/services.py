@@ -14,12 +14,14 @@ from fleet.db.models import Device, TelemetryBatch
 from fleet.domain.ingest.schemas import (
     BatchKey,
     BatchReceived,
+    ConfigReportReceived,
     HealthReceived,
     Inbound,
     IngestResult,
     StateReceived,
 )
 from fleet.domain.ingest.writers import PointRow, write_points
+from fleet.domain.rollouts.reports import apply_reports
 
 
 class IngestService:
@@ -42,6 +44,7 @@ class IngestService:
             await write_points(session, rows)
             await _apply_states(session, items)
             await _apply_health(session, items)
+            await apply_reports(session, [i for i in items if isinstance(i, ConfigReportReceived)])
         return IngestResult(
             committed=list(batches),
             new_batches=len(new_keys),
@@ -61,8 +64,10 @@ async def _touch_devices(session: AsyncSession, items: Sequence[Inbound], now: d
     seen: dict[str, datetime] = {}
     retained_only: set[str] = set()
     for item in items:
-        if isinstance(item, StateReceived) and item.retained:
-            retained_only.add(item.device_id)
+        if (isinstance(item, StateReceived) and item.retained) or isinstance(
+            item, ConfigReportReceived
+        ):
+            retained_only.add(item.device_id)  # retained: may be old news, not a sign of life
         else:
             seen[item.device_id] = max(seen.get(item.device_id, item.received_at), item.received_at)
     retained_only -= seen.keys()

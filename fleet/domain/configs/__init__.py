@@ -1,0 +1,1 @@
+"""Config documents: immutable layered revisions, validation, explain and preview."""

@@ -1,0 +1,1 @@
+"""Staged rollouts of signed configs: create, gate on health, pause/resume/abort, progress."""

@@ -1,0 +1,1 @@
+"""Fleet simulator: thousands of protocol-level gateways in one process (tests, benchmarks)."""
