@@ -8,9 +8,10 @@ import gc
 import logging
 import signal
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 from drivers.registry import DriverLoader, load_driver
 from drivers.sdk.errors import DriverError
@@ -166,9 +167,12 @@ class Agent:
         try:
             async with asyncio.TaskGroup() as tasks:
                 for scheduler in schedulers:
-                    scheduler.start(tasks)
-                tasks.create_task(uplink.run(), name="uplink")
-                tasks.create_task(self._heartbeat(uplink, health), name="health")
+                    name = f"bus:{scheduler.name}"
+                    tasks.create_task(_essential(scheduler.run(), name), name=name)
+                tasks.create_task(_essential(uplink.run(), "uplink"), name="uplink")
+                tasks.create_task(
+                    _essential(self._heartbeat(uplink, health), "health"), name="health"
+                )
         finally:
             flush.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -224,3 +228,27 @@ class Agent:
         finally:
             for signum in (signal.SIGINT, signal.SIGTERM):
                 loop.remove_signal_handler(signum)
+
+
+class TaskStoppedError(RuntimeError):
+    """One of the agent's endless loops ended on its own; the agent must not limp on."""
+
+
+async def _essential(loop: Coroutine[Any, Any, None], name: str) -> None:
+    """Run an endless loop; if it returns or is cancelled by anyone but us, stop the agent.
+
+    A loop that quietly vanished (say, a library swallowed a cancel) would leave the agent
+    polling with no uplink; failing the TaskGroup lets the service manager restart it.
+    """
+    try:
+        await loop
+    except asyncio.CancelledError:
+        task = asyncio.current_task()
+        if task is not None and task.cancelling():
+            raise
+        log.error(  # noqa: TRY400 - the cancel carries no useful traceback
+            "agent: task %s was cancelled from inside; stopping the agent", name
+        )
+        raise TaskStoppedError(f"task {name} was cancelled unexpectedly") from None
+    log.error("agent: task %s ended on its own; stopping the agent", name)
+    raise TaskStoppedError(f"task {name} ended unexpectedly")
