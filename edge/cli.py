@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING
 
 from drivers.registry import BUILTIN_ROOT, DriverLoader, DriverRegistry, load_driver
 from edge.config import AgentConfig
-from edge.config_file import ConfigError, json_schema, load_config
-from edge.devices import check_against_drivers
+from edge.config_file import ConfigError, json_schema, load_config, locate
+from edge.devices import DeviceConfigError, check_against_drivers
 
 if TYPE_CHECKING:
     from edge.agent import Agent
@@ -118,7 +118,11 @@ def _load_checked(path: str, loader: DriverLoader = load_driver) -> AgentConfig 
     except ConfigError as exc:
         print(f"config error: {exc}", file=sys.stderr)
         return None
-    except ValueError as exc:  # driver/channel problems name the field themselves
+    except DeviceConfigError as exc:  # unknown driver or channel: found after parsing
+        where = ConfigError(exc.message, file=path, field=exc.field, line=locate(path, exc.field))
+        print(f"config error: {where}", file=sys.stderr)
+        return None
+    except ValueError as exc:
         print(f"config error: {path}: {exc}", file=sys.stderr)
         return None
     return config

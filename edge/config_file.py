@@ -86,6 +86,24 @@ def convert_config(
         raise ConfigError(message, file=file, field=_readable(field), line=line) from exc
 
 
+def locate(file: str, field: str) -> int | None:
+    """The line of a field (e.g. `buses[0].devices[1].driver`) in a YAML config file.
+
+    For problems found after parsing, such as an unknown driver; None where unknown (TOML).
+    """
+    if file.endswith(".toml"):
+        return None
+    try:
+        node = yaml.compose(Path(file).read_text(encoding="utf-8"), Loader=yaml.SafeLoader)
+    except (OSError, yaml.YAMLError):
+        return None
+    if node is None:
+        return None
+    lines: dict[str, int] = {}
+    _index_lines(node, "$", lines)
+    return _line_for("$." + field, lines)
+
+
 def json_schema(drivers: Sequence[Driver] | None = None) -> dict[str, Any]:
     """JSON Schema of the agent config, for editors and for the fleet's validation.
 

@@ -66,8 +66,7 @@ BAD_CONFIGS = {
     "unknown_driver": BadConfig(
         _HEAD + "        driver: eastron_sdm999\n",
         (
-            "{file}",
-            "buses[0].devices[0].driver: unknown driver 'eastron_sdm999'",
+            "{file}:7: buses[0].devices[0].driver: unknown driver 'eastron_sdm999'",
             "; installed: ",  # then the list of drivers, which grows
             "rs485_env",
         ),
@@ -75,8 +74,7 @@ BAD_CONFIGS = {
     "unknown_channel": BadConfig(
         _HEAD + "        driver: eastron_sdm120\n        channels:\n          voltagee: {}\n",
         (
-            "{file}",
-            "buses[0].devices[0].channels.voltagee:",
+            "{file}:9: buses[0].devices[0].channels.voltagee:",
             "driver eastron_sdm120 has no channel 'voltagee'; it has: voltage, current",
         ),
     ),
