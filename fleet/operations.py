@@ -1,0 +1,32 @@
+"""The fleet's background operations beside the bridge: alert evaluation, webhook delivery,
+remote commands and schedules. `run_fleet` starts them; the API reads them from app state."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from fleet.domain.alerts.notify import Notifier
+from fleet.domain.alerts.worker import AlertWorker
+
+
+@dataclass
+class Operations:
+    """Long-running loops of one fleet process, as named tasks."""
+
+    sessions: async_sessionmaker[AsyncSession]
+    alerts: AlertWorker = field(init=False)
+    notifier: Notifier = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.alerts = AlertWorker(self.sessions)
+        self.notifier = Notifier(self.sessions)
+
+    def start(self) -> list[asyncio.Task[None]]:
+        """Start every loop; the caller cancels the tasks on the way out."""
+        return [
+            asyncio.create_task(self.alerts.run(), name="fleet-alerts"),
+            asyncio.create_task(self.notifier.run(), name="fleet-notify"),
+        ]
