@@ -29,6 +29,7 @@ from fleet.auth.audit import audit_middleware
 from fleet.auth.guard import provide_principal
 from fleet.bridge.counters import BridgeCounters
 from fleet.domain.access.controllers import AccessController
+from fleet.domain.alerts.controllers import AlertController, AlertRuleController, WebhookController
 from fleet.domain.claims.controllers import ClaimController
 from fleet.domain.configs.controllers import ConfigController
 from fleet.domain.devices.controllers import DeviceController
@@ -130,6 +131,9 @@ def create_app(
             EnrollmentController,
             AccessController,
             FleetHealthController,
+            AlertController,
+            AlertRuleController,
+            WebhookController,
             ConfigController,
             RolloutController,
         ],

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from fleet.domain.alerts.notify import Notifier
 from fleet.domain.alerts.worker import AlertWorker
+from fleet.settings import FleetSettings
 
 
 @dataclass
@@ -17,6 +18,7 @@ class Operations:
     """Long-running loops of one fleet process, as named tasks."""
 
     sessions: async_sessionmaker[AsyncSession]
+    settings: FleetSettings
     alerts: AlertWorker = field(init=False)
     notifier: Notifier = field(init=False)
 

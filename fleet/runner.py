@@ -26,6 +26,7 @@ from fleet.db.migrate import upgrade_to_head
 from fleet.domain.enrollment.bundles import BundleIssuer
 from fleet.domain.ingest.services import IngestService
 from fleet.domain.rollouts.engine import RolloutEngine
+from fleet.operations import Operations
 from fleet.security.keys import FleetKeys
 from fleet.security.ratelimit import RateLimiter
 from fleet.settings import FleetSettings
@@ -55,6 +56,8 @@ class RunningFleet:
     http_url: str | None
     """e.g. http://127.0.0.1:43121; None when started without HTTP."""
     _tasks: list[asyncio.Task[None]]
+    operations: Operations | None = None
+    """Alerts, notifications, commands and schedules; None when started without them."""
 
     async def wait_closed(self) -> None:
         """Return when the API server or the bridge stops on its own (it should not)."""
@@ -64,7 +67,7 @@ class RunningFleet:
 
 @contextlib.asynccontextmanager
 async def run_fleet(
-    settings: FleetSettings, *, http: bool = True, bridge: bool = True
+    settings: FleetSettings, *, http: bool = True, bridge: bool = True, operations: bool = True
 ) -> AsyncIterator[RunningFleet]:
     """Migrate the database to head, then run the API and the bridge until the block exits."""
     revision = await upgrade_to_head(settings.db)
@@ -90,6 +93,8 @@ async def run_fleet(
         provisioning=provisioning,
         rollout_engine=engine,
     )
+    ops = Operations(sessions, settings) if operations else None
+    app.state.operations = ops
     tasks: list[asyncio.Task[None]] = []
     server: _Server | None = None
     server_task: asyncio.Task[None] | None = None
@@ -99,12 +104,16 @@ async def run_fleet(
             tasks.append(asyncio.create_task(the_bridge.run(), name="fleet-bridge"))
         if engine is not None:
             tasks.append(asyncio.create_task(engine.run(), name="fleet-rollouts"))
+        if ops is not None:
+            tasks.extend(ops.start())
         if http:
             server, server_task, http_url = await _start_server(app, settings)
             tasks.append(server_task)
             if provisioning.issuer is not None and provisioning.issuer.fleet_url is None:
                 app.state.bundle_issuer = replace(provisioning.issuer, fleet_url=http_url)
-        yield RunningFleet(settings, app, db_engine, sessions, the_bridge, engine, http_url, tasks)
+        yield RunningFleet(
+            settings, app, db_engine, sessions, the_bridge, engine, http_url, tasks, ops
+        )
     finally:
         # The API first (it finishes open requests), then the bridge, then the pool.
         if server is not None and server_task is not None:
