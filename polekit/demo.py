@@ -11,6 +11,7 @@ import argparse
 import contextlib
 import json
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -74,6 +75,7 @@ class Demo:
     simulators: list[Part] = field(default_factory=list)
     fleet: Part | None = None
     broker: Broker | None = None
+    api_key: str = ""
 
     def spawn(self, name: str, argv: list[str], *, stdout: int | IO[bytes] | None = None) -> Part:
         """Start a child in its own session, so a terminal Ctrl-C reaches only the demo."""
@@ -116,7 +118,7 @@ def run_demo(args: argparse.Namespace) -> int:
         deadline = None if args.duration is None else time.monotonic() + args.duration
         while not stop_requested and (deadline is None or time.monotonic() < deadline):
             _check_alive(demo)
-            _show_readings(http_url, args.poles)
+            _show_readings(http_url, args.poles, demo.api_key)
             _sleep_until(lambda: stop_requested, 3.0)
     except DemoError as exc:
         print(f"demo: {exc}", file=sys.stderr)
@@ -139,6 +141,11 @@ def _start(demo: Demo, args: argparse.Namespace) -> str:
 
     host, _, port = args.http.rpartition(":")
     http_url = f"http://{host}:{port}"
+    # The fleet API wants a key; the demo makes a throwaway admin key for this run.
+    key_file = demo.workdir / "admin.key"
+    key_file.write_text(secrets.token_urlsafe(24))
+    key_file.chmod(0o600)
+    demo.api_key = key_file.read_text()
     demo.fleet = demo.spawn(
         "fleet",
         [
@@ -146,10 +153,13 @@ def _start(demo: Demo, args: argparse.Namespace) -> str:
             "--db", f"sqlite:///{demo.workdir / 'fleet.db'}",
             "--mqtt", demo.broker.url, "--http", args.http,
             "--client-id", f"polekit-demo-fleet-{os.getpid()}",
+            "--admin-key-file", str(key_file), "--keys-dir", str(demo.workdir / "keys"),
         ],
     )  # fmt: skip
     _wait_http(f"{http_url}/healthz", demo.fleet)
     print(f"demo: fleet API at {http_url}/api/v1/devices (OpenAPI: {http_url}/schema)")
+    auth = f'-H "Authorization: Bearer $(cat {key_file})"'
+    print(f"demo: admin API key in {key_file}; try: curl {auth} {http_url}/api/v1/devices")
 
     for index in range(1, args.poles + 1):
         device_id = f"pole-{index:03d}"
@@ -207,13 +217,15 @@ def _read_endpoint(sim: Part) -> dict[str, Any]:
     return endpoint
 
 
-def _show_readings(http_url: str, poles: int) -> None:
+def _show_readings(http_url: str, poles: int, api_key: str) -> None:
     for index in range(1, poles + 1):
         device_id = f"pole-{index:03d}"
+        request = urllib.request.Request(  # noqa: S310 - an http URL the demo built
+            f"{http_url}/api/v1/devices/{device_id}/latest",
+            headers={"Authorization": f"Bearer {api_key}"},
+        )
         try:
-            with urllib.request.urlopen(  # noqa: S310 - http URL the demo built itself
-                f"{http_url}/api/v1/devices/{device_id}/latest", timeout=2
-            ) as response:
+            with urllib.request.urlopen(request, timeout=2) as response:  # noqa: S310 - ditto
                 latest = json.load(response)
         except OSError:
             print(f"  {device_id}: waiting for its first readings ...")
