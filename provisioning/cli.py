@@ -22,6 +22,7 @@ from provisioning.bundle import BundleWriteError, check_target
 from provisioning.enroll import EnrollRequest, Pole
 from provisioning.http import check_fleet_url
 from provisioning.keys import generate_key
+from provisioning.micro_target import WIFI_PASSWORD_ENV, MicroTarget, precheck, wifi_password
 from provisioning.run import complete, worst
 from provisioning.ssh import SshTarget
 
@@ -35,7 +36,8 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.description = (
         "Turn an anonymous gateway into a fleet device: generate its key pair here, enroll "
         "the public key with a claim token, and write the bundle (identity, credentials, "
-        "first config) to the gateway's boot partition or over SSH. A fleet that cannot be "
+        "first config) to the gateway's boot partition, over SSH, or with the MicroPython "
+        "agent to a controller's flash over USB serial. A fleet that cannot be "
         "reached is retried, then the claim is queued: finish it with --resume."
     )
     parser.add_argument("--fleet", metavar="URL", help="fleet URL, e.g. https://fleet.city.example")
@@ -52,6 +54,16 @@ def register(parser: argparse.ArgumentParser) -> None:
     where.add_argument(
         "--ssh", metavar="USER@HOST:/PATH", help="write the bundle on the gateway over SSH"
     )
+    where.add_argument(
+        "--serial", metavar="DEV", help="write the bundle and the MicroPython agent to a "
+        "controller (ESP32) through its raw REPL, e.g. /dev/ttyUSB0; board default esp32-rs485",
+    )  # fmt: skip
+    parser.add_argument("--baud", type=int, default=115200, help="--serial: REPL baud rate")
+    parser.add_argument("--wifi-ssid", metavar="SSID", help="--serial: the controller's Wi-Fi")
+    parser.add_argument(
+        "--wifi-password-file", type=Path, metavar="FILE",
+        help=f"--serial: file holding the Wi-Fi passphrase (or ${WIFI_PASSWORD_ENV})",
+    )  # fmt: skip
     parser.add_argument(
         "--board", metavar="NAME", help="board profile (see --list-boards); maps rs485-1... "
         "to the gateway's serial devices",
@@ -117,11 +129,13 @@ def _resume(root: Path, args: argparse.Namespace) -> int:
 def _prepare(root: Path, args: argparse.Namespace) -> pending.QueuedClaim:
     """Check every option before contacting the fleet, then queue the claim with its key."""
     missing = [opt for opt in ("fleet", "claim", "pole") if not getattr(args, opt)]
-    if missing or not (args.target or args.ssh):
-        names = [f"--{opt}" for opt in missing] + ([] if args.target or args.ssh else ["--target"])
+    where = args.target or args.ssh or args.serial
+    if missing or not where:
+        names = [f"--{opt}" for opt in missing] + ([] if where else ["--target"])
         raise UsageError(
             f"missing {', '.join(names)}: polekit provision --fleet URL --claim TOKEN "
-            "--pole ID --target DIR (or --ssh USER@HOST:/PATH; --resume for queued claims)"
+            "--pole ID --target DIR (or --ssh USER@HOST:/PATH, or --serial DEV for a "
+            "MicroPython controller; --resume for queued claims)"
         )
     try:
         fleet_url = check_fleet_url(args.fleet)
@@ -132,6 +146,8 @@ def _prepare(root: Path, args: argparse.Namespace) -> pending.QueuedClaim:
         check_target(args.target.absolute())
     if args.board is not None:
         load_profile(args.board, args.board_path)
+    overlay = _overlay(args.config)
+    micro = _micro(args, overlay)
     request = EnrollRequest(claim_token=args.claim, serial="", public_key="", pole=_pole(args))
     found = pending.find(root, fleet_url=fleet_url, claim_token=args.claim, pole_id=args.pole)
     key = found.key if found else generate_key(args.key_type)
@@ -145,10 +161,28 @@ def _prepare(root: Path, args: argparse.Namespace) -> pending.QueuedClaim:
         request=request,
         target_dir=str(args.target.absolute()) if args.target else None,
         target_ssh=str(ssh) if ssh else None,
+        target_micro=micro,
         board=args.board,
-        overlay=_overlay(args.config),
+        overlay=overlay,
     )
     return pending.queue(root, claim, key)
+
+
+def _micro(args: argparse.Namespace, overlay: dict[str, Any] | None) -> MicroTarget | None:
+    """With --serial: the controller target, its config and port checked before enrolling."""
+    if not args.serial:
+        return None
+    if not args.wifi_ssid:
+        raise UsageError("--serial needs --wifi-ssid SSID (the network the controller joins)")
+    target = MicroTarget(
+        port=args.serial,
+        baud=args.baud,
+        wifi_ssid=args.wifi_ssid,
+        wifi_psk=wifi_password(args.wifi_password_file),
+        board_path=[str(path.absolute()) for path in args.board_path],
+    )
+    precheck(target, board=args.board, overlay=overlay)
+    return target
 
 
 def _pole(args: argparse.Namespace) -> Pole:

@@ -3,12 +3,14 @@
 The board layout: /polekit/bundle.json + /polekit/drivers/*.pkd (the bundle),
 /lib/protocol/core/*.py + /lib/edge/micro/*.py (the agent; parent packages get empty
 __init__.py files so nothing CPython-only is imported) and /main.py, which starts it.
-`install` is what `polekit micro install` and, later, `polekit provision` call.
+`install` is what `polekit micro install` calls; `polekit provision --serial` builds the
+files in memory (provisioning/micro_bundle.py) and calls `remote_files` + `write_files`.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
 
 from protocol.core.ids import is_valid_device_id
@@ -28,25 +30,31 @@ class BundleError(ValueError):
 
 def bundle_files(bundle: Path) -> dict[str, bytes]:
     """Remote path -> bytes for a bundle directory, checked before anything is written."""
-    manifest = bundle / "bundle.json"
-    try:
-        settings = json.loads(manifest.read_text())
-    except (OSError, ValueError) as exc:
-        raise BundleError(f"{manifest}: {exc}") from None
-    missing = [key for key in _REQUIRED if key not in settings]
-    if missing:
-        raise BundleError(f"{manifest}: missing {', '.join(missing)}")
-    if not is_valid_device_id(settings["device_id"]):
-        raise BundleError(f"{manifest}: device_id must match [a-z0-9-]{{1,64}}")
-    drivers = {spec.get("driver") for spec in settings["config"].get("devices", [])}
-    absent = sorted(d for d in drivers if not (bundle / "drivers" / f"{d}.pkd").is_file())
-    if absent:
-        raise BundleError(f"{bundle}: no compiled driver for {', '.join(absent)}")
-    return {
-        f"{BUNDLE_ROOT}/{path.relative_to(bundle).as_posix()}": path.read_bytes()
+    files = {
+        path.relative_to(bundle).as_posix(): path.read_bytes()
         for path in sorted(bundle.rglob("*"))
         if path.is_file()
     }
+    return remote_files(files, str(bundle))
+
+
+def remote_files(files: Mapping[str, bytes], where: str = "bundle") -> dict[str, bytes]:
+    """Remote path -> bytes for bundle files (relative names); BundleError if incomplete."""
+    try:
+        settings = json.loads(files["bundle.json"])
+    except (KeyError, ValueError) as exc:
+        raise BundleError(f"{where}/bundle.json: {exc!r}") from None
+    missing = [key for key in _REQUIRED if key not in settings]
+    if missing:
+        raise BundleError(f"{where}/bundle.json: missing {', '.join(missing)}")
+    if not is_valid_device_id(settings["device_id"]):
+        raise BundleError(f"{where}/bundle.json: device_id must match [a-z0-9-]{{1,64}}")
+    drivers = {spec.get("driver") for spec in settings["config"].get("devices", [])}
+    absent = sorted(d for d in drivers if f"drivers/{d}.pkd" not in files)
+    if absent:
+        raise BundleError(f"{where}: no compiled driver for {', '.join(absent)}")
+    last = sorted(files, key=lambda name: name == "bundle.json")  # the manifest comes last
+    return {f"{BUNDLE_ROOT}/{name}": files[name] for name in last}
 
 
 def agent_files() -> dict[str, bytes]:
@@ -61,7 +69,13 @@ def agent_files() -> dict[str, bytes]:
 
 def install(repl: RawRepl, bundle: Path, *, agent: bool = False) -> list[tuple[str, int]]:
     """Write the bundle (and the agent) through a raw REPL; returns (path, size) written."""
-    files = bundle_files(bundle)
+    return write_files(repl, bundle_files(bundle), agent=agent)
+
+
+def write_files(
+    repl: RawRepl, files: Mapping[str, bytes], *, agent: bool = False
+) -> list[tuple[str, int]]:
+    """Write checked remote files (and the agent first), each atomically; (path, size) written."""
     if agent:
         files = {**agent_files(), **files}
     folders = sorted({path.rsplit("/", 1)[0] for path in files} - {""})

@@ -19,6 +19,7 @@ import msgspec
 
 from provisioning.enroll import EnrollRequest
 from provisioning.keys import DeviceKey, load_key
+from provisioning.micro_target import MicroTarget
 
 CLAIM_FILE = "claim.json"
 KEY_FILE = "device.key"
@@ -36,6 +37,7 @@ class PendingClaim(msgspec.Struct, kw_only=True):
     request: EnrollRequest
     target_dir: str | None = None
     target_ssh: str | None = None
+    target_micro: MicroTarget | None = None
     board: str | None = None
     overlay: dict[str, Any] | None = None
     queued_at: str = ""
@@ -48,7 +50,8 @@ class PendingClaim(msgspec.Struct, kw_only=True):
     @property
     def target(self) -> str:
         """Where the bundle goes, for messages."""
-        return self.target_ssh or self.target_dir or "?"
+        micro = f"the controller on {self.target_micro.port}" if self.target_micro else None
+        return self.target_ssh or self.target_dir or micro or "?"
 
 
 @dataclass(frozen=True, kw_only=True)

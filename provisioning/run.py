@@ -10,6 +10,7 @@ from provisioning import pending
 from provisioning.bundle import BundleWriteError, build_bundle, write_bundle_dir
 from provisioning.enroll import EnrollError, EnrollResponse, enroll
 from provisioning.http import FleetUnreachable
+from provisioning.micro_target import install_micro
 from provisioning.ssh import SshTarget, push_bundle
 
 
@@ -54,7 +55,7 @@ def complete(
         return Outcome.FAILED
     say(f"enrolled as device {response.device_id}; writing the bundle to {claim.target} ...")
     try:
-        _write(entry, response)
+        _write(entry, response, say)
     except BundleWriteError as exc:
         entry.claim.last_error = str(exc)
         pending.save(entry)
@@ -65,16 +66,26 @@ def complete(
         return Outcome.FAILED
     pending.remove(entry)
     say(f"done: bundle for {response.device_id} written to {claim.target}")
+    first = "the controller restarted into the agent" if claim.target_micro else "power the gateway"
     say(
-        f"next: power the gateway, then run `polekit verify {response.device_id} "
+        f"next: {first}, then run `polekit verify {response.device_id} "
         f"--fleet {claim.fleet_url}"
         + (f" --bundle {claim.target_dir}`" if claim.target_dir else "`")
     )
     return Outcome.DONE
 
 
-def _write(entry: pending.QueuedClaim, response: EnrollResponse) -> None:
+def _write(
+    entry: pending.QueuedClaim, response: EnrollResponse, say: Callable[[str], None]
+) -> None:
     claim = entry.claim
+    if claim.target_micro:
+        extras = {"pole_id": claim.request.pole.pole_id, "fleet_url": claim.fleet_url}
+        install_micro(
+            claim.target_micro, response, board=claim.board, overlay=claim.overlay,
+            extras=extras, say=say,
+        )  # fmt: skip
+        return
     files = build_bundle(
         response,
         entry.key,

@@ -7,6 +7,7 @@ needs from here as arguments. main.py on the board calls `run()`.
 import gc
 import json
 import os
+import ssl
 import time
 
 import machine
@@ -16,6 +17,10 @@ from umqtt.simple import MQTTClient
 from edge.micro.agent import Agent
 from edge.micro.clock import sleep_ms, wall_ms
 from edge.micro.modbus import ModbusMaster
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 ROOT = "/polekit"
 _PARITY = {"N": None, "E": 0, "O": 1}
@@ -50,6 +55,17 @@ def _rssi(wlan: "network.WLAN") -> "int | None":
         return None
 
 
+def _tls(mqtt: "dict[str, Any]", root: str) -> "ssl.SSLContext | None":
+    """umqtt's ssl argument: None, or a context that checks the broker against the bundle's CA."""
+    if not mqtt.get("ssl"):
+        return None
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.verify_mode = ssl.CERT_REQUIRED  # type: ignore[attr-defined]  # stub lacks it
+    with open(root + "/" + mqtt["ca"], "rb") as handle:
+        context.load_verify_locations(cadata=handle.read())
+    return context
+
+
 def run(root: str = ROOT) -> None:
     """Start the agent from the bundle in `root`; never returns."""
     with open(root + "/bundle.json") as handle:
@@ -69,6 +85,7 @@ def run(root: str = ROOT) -> None:
     de = machine.Pin(bus["de"], machine.Pin.OUT) if bus.get("de") is not None else None
     master = ModbusMaster(uart, bus.get("timeout_ms", 300), de)
     mqtt = bundle["mqtt"]
+    tls = _tls(mqtt, root)
 
     def connect() -> MQTTClient:
         return MQTTClient(
@@ -78,7 +95,7 @@ def run(root: str = ROOT) -> None:
             user=mqtt.get("user"),
             password=mqtt.get("password"),
             keepalive=mqtt.get("keepalive", 60),
-            ssl=mqtt.get("ssl", False),
+            ssl=tls,
         )
 
     def heap() -> "tuple[int, int]":
