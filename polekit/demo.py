@@ -24,8 +24,9 @@ from typing import IO, Any
 
 from polekit.demo_broker import Broker, start_broker
 
-# Each pole: two sensors on one bus; pole 2 talks Modbus RTU over a pseudo-terminal.
-SENSORS = ("eastron_sdm120:1", "rs485_env:2")
+# Each pole: two sensors on one bus; pole 2 talks Modbus RTU over a pseudo-terminal. On a pty
+# a simulated device answers only at its own baud rate, so both are set to the bus's 9600.
+SENSORS = ("eastron_sdm120:1:baud=9600", "rs485_env:2:baud=9600")
 SHOWN_CHANNELS = ("meter/voltage", "meter/active_power", "env/temperature", "env/pm2_5")
 
 
