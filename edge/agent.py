@@ -6,8 +6,10 @@ import asyncio
 import contextlib
 import gc
 import logging
+import os
 import signal
 import sqlite3
+import sys
 from collections.abc import Coroutine, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -17,6 +19,7 @@ from drivers.registry import DriverLoader, load_driver
 from drivers.sdk.errors import DriverError
 from edge.board import board_ports
 from edge.buffer import Buffer
+from edge.commands import CommandHandler, RestartRequestedError
 from edge.config import AgentConfig
 from edge.devices import channel_policies
 from edge.health import HealthCollector
@@ -107,6 +110,7 @@ class Agent:
                 )
             except PortUnavailable as exc:
                 raise AgentStartError(str(exc)) from exc
+            commands = CommandHandler(schedulers=schedulers, encoding=config.uplink.encoding)
             uplink = Uplink(
                 session_factory=lambda: connect(
                     broker=broker,
@@ -123,6 +127,7 @@ class Agent:
                 ack_timeout=float(config.uplink.ack_timeout),
                 reconnect_max=float(config.uplink.reconnect_max),
                 control=self._control,
+                commands=commands,
             )
             self._uplink, self._schedulers = uplink, schedulers
             health = HealthCollector(
@@ -150,7 +155,7 @@ class Agent:
                 # from walking it again on every full collection.
                 gc.collect()
                 gc.freeze()
-            await self._run_tasks(pipeline, schedulers, uplink, health)
+            await self._run_tasks(pipeline, schedulers, uplink, health, commands)
         finally:
             await buffer.close()
 
@@ -160,6 +165,7 @@ class Agent:
         schedulers: list[BusScheduler],
         uplink: Uplink,
         health: HealthCollector,
+        commands: CommandHandler,
     ) -> None:
         # The pipeline task is cancelled last (it hands its open batch to the buffer), so it
         # runs outside the group that holds the producers.
@@ -172,6 +178,10 @@ class Agent:
                 tasks.create_task(_essential(uplink.run(), "uplink"), name="uplink")
                 tasks.create_task(
                     _essential(self._heartbeat(uplink, health), "health"), name="health"
+                )
+                tasks.create_task(
+                    _essential(commands.run(uplink.publish_command_result), "commands"),
+                    name="commands",
                 )
         finally:
             flush.cancel()
@@ -221,13 +231,20 @@ class Agent:
         assert task is not None
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, task.cancel)
+        restart = False
         try:
-            await self.run()
+            try:
+                await self.run()
+            except* RestartRequestedError:
+                restart = True
         except asyncio.CancelledError:
             log.info("agent %s stopped", self.config.device_id)
         finally:
             for signum in (signal.SIGINT, signal.SIGTERM):
                 loop.remove_signal_handler(signum)
+        if restart:
+            log.warning("agent %s restarting on the fleet's request", self.config.device_id)
+            os.execv(sys.executable, [sys.executable, *sys.argv])  # noqa: S606 - our own argv
 
 
 class TaskStoppedError(RuntimeError):

@@ -75,6 +75,14 @@ class ConfigControl(Protocol):
         ...
 
 
+class CommandSink(Protocol):
+    """Where cmd/req messages go (edge/commands.py)."""
+
+    def offer(self, command_id: str, payload: bytes) -> None:
+        """A command request arrived."""
+        ...
+
+
 SessionFactory = Callable[[], AbstractAsyncContextManager[MqttSession]]
 
 
@@ -106,6 +114,7 @@ class Uplink:
         ack_timeout: float,
         reconnect_max: float,
         control: ConfigControl | None = None,
+        commands: CommandSink | None = None,
     ) -> None:
         self._session_factory = session_factory
         self._buffer = buffer
@@ -116,6 +125,7 @@ class Uplink:
         self._room = asyncio.Event()
         self._session: MqttSession | None = None
         self._control = control
+        self._commands = commands
         self.stats = UplinkStats()
 
     async def run(self) -> None:
@@ -144,8 +154,21 @@ class Uplink:
             return False
         return True
 
+    async def publish_command_result(self, command_id: str, payload: bytes) -> bool:
+        """Publish a command result if connected; False when it could not be sent."""
+        session = self._session
+        if session is None:
+            return False
+        try:
+            await session.publish_command_result(command_id, payload)
+        except MqttError:
+            return False
+        return True
+
     async def _serve(self, session: MqttSession) -> None:
         await session.subscribe(Kind.ACK)
+        if self._commands is not None:
+            await session.subscribe_commands()
         if self._control is not None:
             await session.subscribe(Kind.CONFIG_DESIRED)
         await session.publish(Kind.STATE, STATE_ONLINE, retain=True)
@@ -206,7 +229,11 @@ class Uplink:
     async def _receive_acks(self, session: MqttSession) -> None:
         async for topic, payload in session.messages():
             try:
-                kind = parse_topic(topic).kind
+                ref = parse_topic(topic)
+                kind = ref.kind
+                if kind is Kind.CMD_REQ and self._commands is not None:
+                    self._commands.offer(ref.command_id or "", payload)
+                    continue
                 if kind is Kind.CONFIG_DESIRED and self._control is not None:
                     if payload:  # an empty retained message clears, it is not a config
                         self._control.offer(payload)

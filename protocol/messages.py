@@ -105,6 +105,26 @@ class ConfigReported(msgspec.Struct, frozen=True, kw_only=True):
     reason: str | None = None
 
 
+class CommandRequest(msgspec.Struct, frozen=True, kw_only=True):
+    """Fleet -> edge on cmd/req/{id}: write a point, re-read now, or restart the agent."""
+
+    kind: Literal["write", "reread", "reboot"]
+    device: str | None = None
+    """The sensor's name in the gateway's config; None: every sensor that has `point`."""
+    point: str | None = None
+    """write: a point the driver marks writable (e.g. dim, switch)."""
+    value: float | bool | None = None
+
+
+class CommandResult(msgspec.Struct, frozen=True, kw_only=True):
+    """Edge -> fleet on cmd/res/{id}: done, or failed with the reason (e.g. a refused write)."""
+
+    status: Literal["done", "failed"]
+    reason: str | None = None
+    devices: list[str] = msgspec.field(default_factory=list)
+    """The sensors the command acted on."""
+
+
 Message = TypeVar("Message", bound=msgspec.Struct)
 
 

@@ -16,7 +16,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from protocol.encoding import CONTENT_TYPES, Encoding
-from protocol.topics import STATE_OFFLINE, Kind, topic_for
+from protocol.topics import PREFIX, STATE_OFFLINE, Kind, topic_for
 
 MqttError = aiomqtt.MqttError
 
@@ -96,6 +96,21 @@ class MqttSession:
     async def subscribe(self, kind: Kind) -> None:
         """Subscribe at QoS 1 to one of this device's inbound topics."""
         await self._client.subscribe(topic_for(self._device_id, kind), qos=1)
+        _raise_pending_cancel()
+
+    async def subscribe_commands(self) -> None:
+        """Subscribe at QoS 1 to cmd/req/+ of this device."""
+        await self._client.subscribe(f"{PREFIX}/{self._device_id}/{Kind.CMD_REQ.value}/+", qos=1)
+        _raise_pending_cancel()
+
+    async def publish_command_result(self, command_id: str, payload: bytes) -> None:
+        """Publish a result on cmd/res/{command_id} at QoS 1."""
+        properties = None
+        if self._v5:
+            properties = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
+            properties.ContentType = self._content_type
+        topic = topic_for(self._device_id, Kind.CMD_RES, command_id)
+        await self._client.publish(topic, payload, qos=1, properties=properties, timeout=10)
         _raise_pending_cancel()
 
     async def messages(self) -> AsyncIterator[tuple[str, bytes]]:
