@@ -31,6 +31,7 @@ from fleet.bridge.counters import BridgeCounters
 from fleet.domain.access.controllers import AccessController
 from fleet.domain.alerts.controllers import AlertController, AlertRuleController, WebhookController
 from fleet.domain.claims.controllers import ClaimController
+from fleet.domain.commands.controllers import CommandController, ScheduleController
 from fleet.domain.configs.controllers import ConfigController
 from fleet.domain.devices.controllers import DeviceController
 from fleet.domain.enrollment.bundles import BundleIssuer
@@ -134,6 +135,8 @@ def create_app(
             AlertController,
             AlertRuleController,
             WebhookController,
+            CommandController,
+            ScheduleController,
             ConfigController,
             RolloutController,
         ],

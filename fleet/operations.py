@@ -8,8 +8,10 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from fleet.bridge.commands import CommandChannel
 from fleet.domain.alerts.notify import Notifier
 from fleet.domain.alerts.worker import AlertWorker
+from fleet.domain.commands.schedules import ScheduleRunner
 from fleet.settings import FleetSettings
 
 
@@ -21,14 +23,21 @@ class Operations:
     settings: FleetSettings
     alerts: AlertWorker = field(init=False)
     notifier: Notifier = field(init=False)
+    commands: CommandChannel = field(init=False)
+    schedules: ScheduleRunner = field(init=False)
 
     def __post_init__(self) -> None:
         self.alerts = AlertWorker(self.sessions)
         self.notifier = Notifier(self.sessions)
+        self.commands = CommandChannel(self.settings.mqtt, self.sessions)
+        self.schedules = ScheduleRunner(self.sessions, self.commands)
 
     def start(self) -> list[asyncio.Task[None]]:
         """Start every loop; the caller cancels the tasks on the way out."""
         return [
             asyncio.create_task(self.alerts.run(), name="fleet-alerts"),
             asyncio.create_task(self.notifier.run(), name="fleet-notify"),
+            asyncio.create_task(self.commands.run(), name="fleet-commands"),
+            asyncio.create_task(self.commands.expire(), name="fleet-command-timeouts"),
+            asyncio.create_task(self.schedules.run(), name="fleet-schedules"),
         ]

@@ -1,0 +1,1 @@
+"""Commands context: remote control of one gateway or a group, and nightly schedules."""
