@@ -7,6 +7,7 @@ Wi-Fi, UART pins, DE, MQTT login and TLS, trust root, compiled drivers, first co
 
 from __future__ import annotations
 
+import importlib
 import sys
 import types
 from dataclasses import dataclass, field
@@ -80,10 +81,10 @@ def boot(root: Path, monkeypatch: pytest.MonkeyPatch) -> Booted:
         monkeypatch.setitem(sys.modules, name, module)
     monkeypatch.delitem(sys.modules, "edge.micro.board", raising=False)
     monkeypatch.setattr(Agent, "run", run)
-    from edge.micro.board import run as board_run
+    board = importlib.import_module("edge.micro.board")  # after the fakes are in place
 
     with pytest.raises(_StartedError):
-        board_run(str(root))
+        board.run(str(root))
     agent: Agent = seen["agent"]
     agent.uplink._connect()  # the connect() closure board.run built
     return Booted(

@@ -2,8 +2,8 @@
 
 It executes the code it receives (in one namespace that persists between commands, as on a
 board) with `open` and `os` mapped into a temporary root directory, so file writes land
-there. It answers Ctrl-C, Ctrl-A, Ctrl-D (execute, or soft reset on an empty command) and
-Ctrl-B like MicroPython does.
+there. It answers Ctrl-C, Ctrl-A, Ctrl-D (execute, or soft reset on an empty command; in the
+friendly REPL a soft reboot into main.py, counted in `main_runs`) and Ctrl-B like MicroPython.
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ class FakeBoard:
         self.port = os.ttyname(self._slave)
         self.executed: list[str] = []
         self.soft_resets = 0
+        self.main_runs = 0
         self._raw = False
         self._buffer = bytearray()
         self._namespace: dict[str, Any] = {}
@@ -86,6 +87,9 @@ class FakeBoard:
             self._send(stdout + b"\x04" + stderr + b"\x04>")
         elif self._raw:
             self._buffer.append(byte)
+        elif byte == 0x04:  # friendly REPL: soft reboot, then main.py runs
+            self.main_runs += 1
+            self._send(b"MPY: soft reboot\r\n")
 
     def _run(self, code: str) -> tuple[bytes, bytes]:
         self.executed.append(code)
