@@ -4,6 +4,9 @@ A batch is one SenML pack: an array of records. The first record carries the bas
 (`bt`) and two extension labels, `bid` (the agent's boot id) and `seq` (the batch sequence
 under that boot id), which the fleet uses as its dedup key. Record times are relative to `bt`.
 CBOR and MessagePack use SenML's integer labels; JSON uses the string labels.
+
+cbor2 and msgpack are imported when first used: the edge agent writes its CBOR batches with
+protocol.core.senml_pack (same bytes) and imports this module for its types only.
 """
 
 from __future__ import annotations
@@ -13,8 +16,6 @@ import math
 import re
 from typing import Any
 
-import cbor2
-import msgpack
 import msgspec
 
 # The SenML labels (RFC 8428 integer labels, polekit's "bid"/"seq") come from the codec core
@@ -79,8 +80,12 @@ def encode_batch(batch: TelemetryBatch, encoding: Encoding = "cbor") -> bytes:
     pack = to_pack(batch)
     encoding = check_encoding(encoding)
     if encoding == "cbor":
+        import cbor2
+
         return bytes(cbor2.dumps(pack))
     if encoding == "msgpack":
+        import msgpack
+
         return bytes(msgpack.packb(pack, use_bin_type=True))
     return json.dumps(
         [{_STRING_LABELS[k]: v for k, v in item.items()} for item in pack],
@@ -97,8 +102,12 @@ def decode_batch(data: bytes, encoding: Encoding = "cbor") -> TelemetryBatch:
     encoding = check_encoding(encoding)
     try:
         if encoding == "cbor":
+            import cbor2
+
             pack = cbor2.loads(bytes(data))
         elif encoding == "msgpack":
+            import msgpack
+
             pack = msgpack.unpackb(bytes(data), raw=False, strict_map_key=False)
         else:
             pack = [
