@@ -81,6 +81,7 @@ class Bridge:
         client = self._client
         if client is None:
             raise aiomqtt.MqttError("the bridge is not connected to the broker")
+        properties = publish_properties(self._mqtt, "cbor")
         for start in range(0, len(items), _PUBLISH_CHUNK):
             await asyncio.gather(
                 *(
@@ -89,7 +90,7 @@ class Bridge:
                         envelope,
                         qos=1,
                         retain=True,
-                        properties=publish_properties(self._mqtt, "cbor"),
+                        properties=properties,
                     )
                     for device_id, envelope in items[start : start + _PUBLISH_CHUNK]
                 )

@@ -36,6 +36,8 @@ def make_client(settings: MqttSettings) -> aiomqtt.Client:
         keepalive=settings.keepalive_s,
         tls_context=ssl.create_default_context() if settings.tls else None,
         timeout=10,
+        # Acks and desired configs go out thousands at a time; paho's default window is 20.
+        max_inflight_messages=1000,
     )
     # One ack per device per commit goes out concurrently; aiomqtt warns above 10 by default.
     client.pending_calls_threshold = 10_000

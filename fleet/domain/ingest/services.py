@@ -64,10 +64,10 @@ async def _touch_devices(session: AsyncSession, items: Sequence[Inbound], now: d
     seen: dict[str, datetime] = {}
     retained_only: set[str] = set()
     for item in items:
-        if (isinstance(item, StateReceived) and item.retained) or isinstance(
-            item, ConfigReportReceived
-        ):
-            retained_only.add(item.device_id)  # retained: may be old news, not a sign of life
+        if isinstance(item, ConfigReportReceived):
+            continue  # retained, and only about devices the fleet already sent a config
+        if isinstance(item, StateReceived) and item.retained:
+            retained_only.add(item.device_id)
         else:
             seen[item.device_id] = max(seen.get(item.device_id, item.received_at), item.received_at)
     retained_only -= seen.keys()

@@ -30,8 +30,10 @@ class Publisher(Protocol):
         ...
 
 
-async def sign_pending(session: AsyncSession, rollout: Rollout, signer: DocSigner) -> int:
-    """Sign the forward documents of started stages and the pending rollbacks; returns how many."""
+async def sign_pending(
+    session: AsyncSession, rollout: Rollout, signer: DocSigner, *, limit: int = _CHUNK
+) -> int:
+    """Sign up to `limit` forward documents of started stages and pending rollbacks."""
     now = datetime.now(UTC)
     issued_at = time.time()
     query = select(RolloutDevice).where(RolloutDevice.rollout_id == rollout.id)
@@ -43,7 +45,7 @@ async def sign_pending(session: AsyncSession, rollout: Rollout, signer: DocSigne
         )
     else:
         query = query.where((RolloutDevice.status == "reverting") & RolloutDevice.sent_at.is_(None))
-    devices = list(await session.scalars(query))
+    devices = list(await session.scalars(query.limit(limit)))
     if not devices:
         return 0
     configs = await _configs(session, [d.device_id for d in devices])

@@ -94,9 +94,10 @@ class RolloutEngine:
         rollout = await session.get(Rollout, rollout_id)
         if rollout is None:
             return
-        signed = await dispatch.sign_pending(session, rollout, self._signer)
+        # A chunk at a time, so the first gateways apply while later ones are still signed.
         published = await dispatch.publish_unpublished(session, rollout.id, self._publisher)
-        if signed or published:
+        while signed := await dispatch.sign_pending(session, rollout, self._signer):
+            published += await dispatch.publish_unpublished(session, rollout.id, self._publisher)
             log.info("rollout %d: signed %d, published %d", rollout.id, signed, published)
         if rollout.state not in ("running", "paused"):
             return
