@@ -28,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from fleet.auth.audit import audit_middleware
 from fleet.auth.guard import provide_principal
 from fleet.bridge.counters import BridgeCounters
+from fleet.dashboard.routes import dashboard_handlers, template_config
 from fleet.domain.access.controllers import AccessController
 from fleet.domain.alerts.controllers import AlertController, AlertRuleController, WebhookController
 from fleet.domain.claims.controllers import ClaimController
@@ -48,6 +49,7 @@ from fleet.domain.errors import (
     UnavailableError,
 )
 from fleet.domain.health.controllers import FleetHealthController
+from fleet.domain.metrics.controllers import MetricsController
 from fleet.domain.rollouts.controllers import RolloutController
 from fleet.domain.rollouts.engine import RolloutEngine
 from fleet.domain.system.controllers import SystemController
@@ -137,6 +139,8 @@ def create_app(
             WebhookController,
             CommandController,
             ScheduleController,
+            MetricsController,
+            *dashboard_handlers(),
             ConfigController,
             RolloutController,
         ],
@@ -145,6 +149,7 @@ def create_app(
             "principal": Provide(provide_principal),
         },
         middleware=[audit_middleware],
+        template_config=template_config(),
         exception_handlers={DomainError: domain_error_to_http},
         state=State(
             {

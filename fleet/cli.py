@@ -15,6 +15,7 @@ from fleet.security.keys import KeyFileError
 from fleet.settings import (
     DEFAULT_DB_URL,
     DEFAULT_MQTT_URL,
+    DashboardSettings,
     DatabaseSettings,
     FleetSettings,
     HttpSettings,
@@ -71,6 +72,13 @@ def register(parser: argparse.ArgumentParser) -> None:
         type=int,
         default=3600,
         help="how long the broker queues messages for a stopped fleet (default: %(default)s)",
+    )
+    serve.add_argument(
+        "--tile-url",
+        metavar="URL",
+        default=os.environ.get("POLEKIT_TILE_URL"),
+        help="map tiles of the dashboard, e.g. https://tiles.example/{z}/{x}/{y}.png "
+        "(default: $POLEKIT_TILE_URL; none: markers on a blank map)",
     )
     _add_provisioning(serve)
     _add_log_level(serve)
@@ -184,6 +192,7 @@ def settings_from_args(args: argparse.Namespace) -> FleetSettings:
             public_url=args.public_url,
             enroll_attempts=args.enroll_attempts,
         ),
+        dashboard=DashboardSettings(tile_url=getattr(args, "tile_url", None)),
     )
 
 

@@ -95,6 +95,9 @@ async def run_fleet(
     )
     ops = Operations(sessions, settings) if operations else None
     app.state.operations = ops
+    app.state.tile_url = settings.dashboard.tile_url
+    app.state.tile_attribution = settings.dashboard.tile_attribution
+    app.state.cookie_secure = settings.dashboard.cookie_secure
     tasks: list[asyncio.Task[None]] = []
     server: _Server | None = None
     server_task: asyncio.Task[None] | None = None

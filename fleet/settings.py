@@ -87,6 +87,16 @@ class ProvisioningSettings(msgspec.Struct, frozen=True, kw_only=True):
     """... within this many seconds."""
 
 
+class DashboardSettings(msgspec.Struct, frozen=True, kw_only=True):
+    """The dashboard's map: no tiles unless a tile server is configured (markers show anyway)."""
+
+    tile_url: str | None = None
+    """e.g. https://tile.example.org/{z}/{x}/{y}.png; None draws markers on a blank map."""
+    tile_attribution: str = ""
+    cookie_secure: bool = False
+    """Mark the session cookie Secure (behind TLS)."""
+
+
 class FleetSettings(msgspec.Struct, frozen=True, kw_only=True):
     """Everything `polekit fleet serve` needs."""
 
@@ -95,6 +105,7 @@ class FleetSettings(msgspec.Struct, frozen=True, kw_only=True):
     ingest: IngestSettings = msgspec.field(default_factory=IngestSettings)
     http: HttpSettings = msgspec.field(default_factory=HttpSettings)
     provisioning: ProvisioningSettings = msgspec.field(default_factory=ProvisioningSettings)
+    dashboard: DashboardSettings = msgspec.field(default_factory=DashboardSettings)
 
 
 def normalise_db_url(url: str) -> str:

@@ -193,6 +193,9 @@ class Bridge:
     def _count(self, group: list[Decoded], result: IngestResult) -> None:
         counters = self.counters
         counters.flushes += 1
+        received = [d.inbound.received_at for d in group if d.inbound is not None]
+        if received:
+            counters.lag_s = (datetime.now(UTC) - min(received)).total_seconds()
         counters.batches_new += result.new_batches
         counters.batches_duplicate += (
             len([d for d in group if isinstance(d.inbound, BatchReceived)]) - result.new_batches

@@ -26,6 +26,8 @@ class BridgeCounters:
     flushes: int = 0
     acks_sent: int = 0
     db_errors: int = 0
+    lag_s: float = 0.0
+    """Receipt to commit of the oldest message in the last committed group (bridge lag)."""
     rejected: Counter[str] = field(default_factory=Counter)
     """Garbage per reason: topic, content_type, telemetry, health, state."""
 

@@ -46,6 +46,23 @@ class TelemetryService:
             by_channel[row.channel] = _point(row)  # equal timestamps: the last stored wins
         return LatestValues(device_id=device_id, channels=list(by_channel.values()))
 
+    async def window(self, device_id: str, *, since: float, limit: int) -> dict[str, list[Point]]:
+        """The newest `limit` numeric points since `since`, per channel in time order (charts)."""
+        rows = await self._session.scalars(
+            select(TelemetryPoint)
+            .where(
+                TelemetryPoint.device_id == device_id,
+                TelemetryPoint.ts >= since,
+                TelemetryPoint.value.is_not(None),
+            )
+            .order_by(TelemetryPoint.ts.desc())
+            .limit(limit)
+        )
+        by_channel: dict[str, list[Point]] = {}
+        for row in rows:
+            by_channel.setdefault(row.channel, []).append(_point(row))
+        return {channel: points[::-1] for channel, points in sorted(by_channel.items())}
+
     async def series(self, query: TelemetryQuery) -> TelemetryPage:
         """One page of points in time order; raises InvalidQueryError for a bad cursor."""
         statement = select(TelemetryPoint).where(TelemetryPoint.device_id == query.device_id)

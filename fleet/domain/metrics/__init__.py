@@ -1,0 +1,1 @@
+"""Prometheus metrics: ingest, bridge lag, database latency, alert evaluation, commands."""
