@@ -21,6 +21,9 @@ command -v socat >/dev/null 2>&1 || need_apt+=(socat)
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need_apt+=(postgresql)
 # The MicroPython agent's tests run on MicroPython's WebAssembly port under Node.
 command -v node >/dev/null 2>&1 || need_apt+=(nodejs npm)
+# The dashboard's browser tests drive Debian's Chromium through its chromedriver (no downloads).
+[ -x /usr/bin/chromium ] || need_apt+=(chromium)
+[ -x /usr/bin/chromedriver ] || need_apt+=(chromium-driver)
 
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "bootstrap: installing system packages: ${need_apt[*]}"
