@@ -12,6 +12,7 @@ from litestar.types import ControllerRouterHandler
 from fleet.dashboard.actions import DashboardActions
 from fleet.dashboard.login import DashboardLogin
 from fleet.dashboard.pages import DashboardPages
+from fleet.dashboard.rollouts import DashboardRollouts
 
 HERE = Path(__file__).resolve().parent
 
@@ -21,7 +22,7 @@ def dashboard_handlers() -> list[ControllerRouterHandler]:
     static = create_static_files_router(
         path="/ui/static", directories=[HERE / "static"], include_in_schema=False
     )
-    return [DashboardLogin, DashboardPages, DashboardActions, static]
+    return [DashboardLogin, DashboardPages, DashboardActions, DashboardRollouts, static]
 
 
 def template_config() -> TemplateConfig[JinjaTemplateEngine]:

@@ -110,6 +110,8 @@ def test_district_operator_dashboard(e2e: E2E, db_url: str, private_broker: Brok
         shot(driver, "device")
         driver.get(base + f"/ui/devices/{theirs.device_id}")
         assert "no device" in driver.find_element(By.TAG_NAME, "body").text
+        driver.get(base + "/ui/rollouts")
+        assert "managed fleet-wide" in driver.find_element(By.TAG_NAME, "main").text
 
     with chromium(width=390, height=844, phone=True) as phone:
         _login(phone, fleet.http_url, created["key"])
