@@ -94,10 +94,11 @@ def register(parser: argparse.ArgumentParser) -> None:
     _add_log_level(migrate)
     migrate.set_defaults(func=_migrate)
 
-    from fleet import broker_cli, claims_cli
+    from fleet import broker_cli, claims_cli, ota_cli
 
     claims_cli.register(verbs)
     broker_cli.register(verbs)
+    ota_cli.register(verbs)
 
 
 def _add_db(parser: argparse.ArgumentParser) -> None:

@@ -22,6 +22,7 @@ AREAS: dict[str, tuple[str, str]] = {
     "probe": ("provisioning.probe_cli", "read every channel of one device once"),
     "provision": ("provisioning.cli", "turn an anonymous gateway into a trusted fleet device"),
     "verify": ("provisioning.verify_cli", "check a provisioned gateway end to end"),
+    "sim": ("fleet.sim.cli", "simulated gateways at scale; rehearse a rollout policy"),
 }
 
 

@@ -58,6 +58,7 @@ async def run(devices: int, window: float, db: str) -> dict[str, object]:
             "stage_started_s": {str(k): round(v, 1) for k, v in sorted(stage_started.items())},
             "completed_s": round(total, 1),
             "state": rollout["state"],
+            "reason": rollout["reason"],
             "healthy": sum(stage["healthy"] for stage in rollout["stages"]),
             "running_new_version": r.sim.running(created["version"]),
             "target_s": TARGET_S,
