@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from fleet.bridge.bridge import Bridge
 from fleet.bridge.commands import CommandChannel
 from fleet.domain.alerts.notify import Notifier
 from fleet.domain.alerts.worker import AlertWorker
@@ -21,6 +22,8 @@ class Operations:
 
     sessions: async_sessionmaker[AsyncSession]
     settings: FleetSettings
+    bridge: Bridge | None = None
+    """Commands go out and come back through the bridge's connection."""
     alerts: AlertWorker = field(init=False)
     notifier: Notifier = field(init=False)
     commands: CommandChannel = field(init=False)
@@ -29,7 +32,9 @@ class Operations:
     def __post_init__(self) -> None:
         self.alerts = AlertWorker(self.sessions)
         self.notifier = Notifier(self.sessions)
-        self.commands = CommandChannel(self.settings.mqtt, self.sessions)
+        self.commands = CommandChannel(self.bridge, self.sessions)
+        if self.bridge is not None:
+            self.bridge.on_command_result = self.commands.offer
         self.schedules = ScheduleRunner(self.sessions, self.commands)
 
     def start(self) -> list[asyncio.Task[None]]:

@@ -93,7 +93,7 @@ async def run_fleet(
         provisioning=provisioning,
         rollout_engine=engine,
     )
-    ops = Operations(sessions, settings) if operations else None
+    ops = Operations(sessions, settings, the_bridge) if operations else None
     app.state.operations = ops
     app.state.tile_url = settings.dashboard.tile_url
     app.state.tile_attribution = settings.dashboard.tile_attribution

@@ -25,6 +25,7 @@ log = logging.getLogger("fleet.bridge")
 SUBSCRIBED_KINDS = (Kind.TELEMETRY, Kind.STATE, Kind.HEALTH, Kind.CONFIG_REPORTED)
 _PUBLISH_CHUNK = 2000
 OnlineHook = Callable[[list[str]], None]
+CommandResultHook = Callable[[aiomqtt.Message], None]
 
 
 class Bridge:
@@ -50,6 +51,8 @@ class Bridge:
         self._client: aiomqtt.Client | None = None
         self.on_online = on_online
         """Called with the devices that came online in each committed group (rollout catch-up)."""
+        self.on_command_result: CommandResultHook | None = None
+        """Set before `run`: cmd/res messages go here (fleet.bridge.commands), not to ingest."""
 
     async def run(self) -> None:
         """Run until cancelled, reconnecting with jittered exponential backoff (cap 60 s)."""
@@ -96,9 +99,23 @@ class Bridge:
                 )
             )
 
+    async def publish_command(self, device_id: str, command_id: str, payload: bytes) -> None:
+        """Publish a command request (QoS 1); raises MqttError when offline."""
+        client = self._client
+        if client is None:
+            raise aiomqtt.MqttError("the bridge is not connected to the broker")
+        await client.publish(
+            topic_for(device_id, Kind.CMD_REQ, command_id),
+            payload,
+            qos=1,
+            properties=publish_properties(self._mqtt, "cbor"),
+            timeout=10,
+        )
+
     async def _subscribe(self, client: aiomqtt.Client) -> None:
         group = self._mqtt.share_group
-        topics = [(fleet_subscription(kind, group), 1) for kind in SUBSCRIBED_KINDS]
+        kinds = [*SUBSCRIBED_KINDS, *([Kind.CMD_RES] if self.on_command_result else [])]
+        topics = [(fleet_subscription(kind, group), 1) for kind in kinds]
         await client.subscribe(topics)
         self.counters.connected = True
         self.counters.connects += 1
@@ -132,6 +149,9 @@ class Bridge:
     async def _read(self, client: aiomqtt.Client, queue: asyncio.Queue[Decoded]) -> None:
         async for message in client.messages:
             self.counters.messages += 1
+            if self.on_command_result is not None and "/cmd/res/" in message.topic.value:
+                self.on_command_result(message)
+                continue
             try:
                 decoded = decode(message, now=datetime.now(UTC))
             except RejectedError as exc:

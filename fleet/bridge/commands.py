@@ -1,6 +1,8 @@
-"""The command channel: publishes cmd/req/{id} to devices and records their cmd/res/{id}.
+"""The command channel: requests go out through the bridge's connection (cmd/req/{id}), results
+come back through it (cmd/res/{id}) and are recorded here; unanswered commands time out.
 
-Its own MQTT client (client id `<fleet id>-cmd`), so commands never queue behind ingest.
+One connection, because a broker with `use_username_as_clientid` gives the fleet account a
+single client id: a second connection would kick the bridge off.
 """
 
 from __future__ import annotations
@@ -8,74 +10,70 @@ from __future__ import annotations
 import asyncio
 import logging
 from datetime import UTC, datetime
+from typing import Protocol
 
 import aiomqtt
-import msgspec
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from fleet.bridge.connection import Backoff, make_client, publish_properties
 from fleet.db.operations import Command
-from fleet.settings import MqttSettings
 from protocol.encoding import encoding_for_content_type
 from protocol.errors import ProtocolError
 from protocol.messages import CommandRequest, CommandResult, decode_message, encode_message
-from protocol.topics import Kind, fleet_subscription, parse_topic, topic_for
+from protocol.topics import parse_topic
 
 log = logging.getLogger("fleet.commands")
+QUEUE_SIZE = 10_000
+
+
+class CommandPublisher(Protocol):
+    """The bridge's side: publish one request."""
+
+    async def publish_command(self, device_id: str, command_id: str, payload: bytes) -> None:
+        """Publish; raises MqttError when not connected."""
+        ...
 
 
 class CommandChannel:
     """Sends requests, applies results, and times out commands nobody answered."""
 
-    def __init__(self, mqtt: MqttSettings, sessions: async_sessionmaker[AsyncSession]) -> None:
-        self._mqtt = msgspec.structs.replace(mqtt, client_id=f"{mqtt.client_id}-cmd"[:64])
+    def __init__(
+        self, publisher: CommandPublisher | None, sessions: async_sessionmaker[AsyncSession]
+    ) -> None:
+        self._publisher = publisher
         self._sessions = sessions
-        self._client: aiomqtt.Client | None = None
-        self.connected = asyncio.Event()
+        self._results: asyncio.Queue[aiomqtt.Message] = asyncio.Queue(QUEUE_SIZE)
         self.sent = 0
         self.results = 0
         self.timed_out = 0
 
-    async def run(self) -> None:
-        """Stay connected and subscribed to cmd/res/+ until cancelled."""
-        backoff = Backoff(cap_s=30.0)
-        while True:
-            try:
-                async with make_client(self._mqtt) as client:
-                    group = self._mqtt.share_group
-                    await client.subscribe(fleet_subscription(Kind.CMD_RES, group), qos=1)
-                    self._client = client
-                    self.connected.set()
-                    backoff.reset()
-                    async for message in client.messages:
-                        await self._result(message)
-            except aiomqtt.MqttError as exc:
-                log.warning("command channel: broker connection lost (%s)", exc)
-            except Exception:
-                log.exception("command channel failed; restarting")
-            finally:
-                self._client = None
-                self.connected.clear()
-            await asyncio.sleep(backoff.next_delay())
+    def offer(self, message: aiomqtt.Message) -> None:
+        """A cmd/res message arrived (the bridge's reader calls this; never blocks)."""
+        try:
+            self._results.put_nowait(message)
+        except asyncio.QueueFull:
+            log.warning("command results queue full: dropped one (it will time out)")
 
     async def send(self, device_id: str, command_id: str, request: CommandRequest) -> bool:
         """Publish one request at QoS 1; False when the fleet is not connected to the broker."""
-        client = self._client
-        if client is None:
+        if self._publisher is None:
             return False
         try:
-            await client.publish(
-                topic_for(device_id, Kind.CMD_REQ, command_id),
-                encode_message(request, "cbor"),
-                qos=1,
-                properties=publish_properties(self._mqtt, "cbor"),
-                timeout=10,
-            )
+            payload = encode_message(request, "cbor")
+            await self._publisher.publish_command(device_id, command_id, payload)
         except aiomqtt.MqttError:
             return False
         self.sent += 1
         return True
+
+    async def run(self) -> None:
+        """Record results as they arrive, until cancelled."""
+        while True:
+            message = await self._results.get()
+            try:
+                await self._result(message)
+            except Exception:
+                log.exception("recording a command result failed")
 
     async def expire(self, *, interval_s: float = 1.0) -> None:
         """Mark pending commands past their deadline as timed out, until cancelled."""
@@ -118,7 +116,7 @@ class CommandChannel:
                 )
                 .values(
                     status=result.status,
-                    reason=(reason or None) and reason[:300],
+                    reason=reason[:300] if reason else None,
                     finished_at=datetime.now(UTC),
                 )
             )

@@ -1,37 +1,27 @@
-"""Admin authentication: one bearer key from the settings, checked in one guard.
+"""Admin routes of provisioning (claims, device lifecycle): fleet-wide admins only.
 
-Roles are a later issue; until then every admin route uses `require_admin`.
+Delegates to the one access guard (fleet.auth.guard): the bootstrap admin key or an admin API
+key whose scope is the whole fleet. A district admin gets 403 here.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 from typing import Any
 
 from litestar.connection import ASGIConnection
-from litestar.exceptions import NotAuthorizedException
+from litestar.exceptions import PermissionDeniedException
 from litestar.handlers.base import BaseRouteHandler
 
+from fleet.auth.guard import current_principal, requires
 
-def require_admin(
-    connection: ASGIConnection[Any, Any, Any, Any], _handler: BaseRouteHandler
+_admin = requires("admin")
+
+
+async def require_admin(
+    connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler
 ) -> None:
-    """Let the request through only with `Authorization: Bearer <admin key>`."""
-    expected: str | None = connection.app.state.get("admin_key")
-    if not expected:
-        raise NotAuthorizedException(
-            "the admin API is disabled: start the fleet with POLEKIT_ADMIN_KEY (or --admin-key)"
-        )
-    scheme, _sep, presented = connection.headers.get("authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not _same(presented.strip(), expected):
-        raise NotAuthorizedException(
-            "missing or wrong admin key: send 'Authorization: Bearer <admin key>'"
-        )
-
-
-def _same(presented: str, expected: str) -> bool:
-    """Constant-time comparison of digests, so neither content nor length leaks."""
-    return hmac.compare_digest(
-        hashlib.sha256(presented.encode()).digest(), hashlib.sha256(expected.encode()).digest()
-    )
+    """401 without a valid key, 403 unless the key is a fleet-wide admin's."""
+    await _admin(connection, handler)
+    principal = current_principal(connection.scope)
+    if principal is None or principal.scope:
+        raise PermissionDeniedException("claims and device lifecycle need a fleet-wide admin")
