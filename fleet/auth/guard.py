@@ -97,6 +97,17 @@ def requires(role: Role) -> Guard:
     return guard
 
 
+async def fleet_wide(
+    connection: ASGIConnection[Any, Any, Any, Any], _handler: BaseRouteHandler
+) -> None:
+    """A guard for fleet-wide resources (config layers, rollouts): 403 for a scoped key."""
+    principal = await authenticate(connection)
+    if principal is None:
+        raise NotAuthorizedException("send 'Authorization: Bearer <API key>'")
+    if principal.scope:
+        raise PermissionDeniedException("this resource is fleet-wide: it needs a fleet-wide key")
+
+
 def current_principal(scope: Any) -> Principal | None:
     """The principal a guard resolved for this ASGI scope (the audit trail reads it)."""
     found = scope.get(_SCOPE_KEY) if isinstance(scope, dict) else None

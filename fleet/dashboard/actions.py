@@ -19,7 +19,7 @@ from fleet.dashboard.login import Form, to_login
 from fleet.domain.alerts.services import AlertService
 from fleet.domain.commands.schemas import CommandCreate
 from fleet.domain.commands.services import CommandService
-from fleet.domain.errors import DomainError
+from fleet.domain.errors import InvalidInputError
 
 
 def _sender(state: State) -> Any:
@@ -81,7 +81,7 @@ class DashboardActions(Controller):
             command = CommandCreate(kind="write", group=data.get("group"), point=data.get("point"),
                                     value=_value(data.get("value")))  # fmt: skip
             await CommandService(db_session, principal, _sender(state)).create(command, now=now())
-        except (DomainError, ValueError) as exc:
+        except (InvalidInputError, ValueError) as exc:
             return Redirect(path=f"/ui/commands?error={quote(str(exc))}")
         return Redirect(path="/ui/commands")
 

@@ -11,7 +11,7 @@ from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, JSONBody, QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from fleet.auth.guard import current_principal, requires
+from fleet.auth.guard import current_principal, fleet_wide, requires
 from fleet.domain.configs import audit
 from fleet.domain.configs.schemas import (
     AuditEntry,
@@ -72,7 +72,7 @@ class ConfigController(Controller):
 
     path = "/api/v1/configs"
     tags = ["configs"]
-    guards = [requires("viewer")]
+    guards = [requires("viewer"), fleet_wide]
     dependencies = {"configs": Provide(provide_config_service)}
 
     @post("/layers", guards=ADMIN)

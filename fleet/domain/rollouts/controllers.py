@@ -11,7 +11,7 @@ from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, JSONBody, QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from fleet.auth.guard import requires
+from fleet.auth.guard import fleet_wide, requires
 from fleet.domain.configs.controllers import ADMIN, actor_of, audit_refusal, base_config
 from fleet.domain.configs.services import ConfigService
 from fleet.domain.errors import DomainError
@@ -49,7 +49,7 @@ class RolloutController(Controller):
 
     path = "/api/v1/rollouts"
     tags = ["rollouts"]
-    guards = [requires("viewer")]
+    guards = [requires("viewer"), fleet_wide]
     dependencies = {"rollouts": Provide(provide_rollout_service)}
 
     @post("/preview", status_code=200)
