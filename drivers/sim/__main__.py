@@ -23,14 +23,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m drivers.sim", description=__doc__)
     where = parser.add_mutually_exclusive_group(required=True)
     where.add_argument("--tcp", type=int, metavar="PORT", help="serve Modbus TCP (0: any port)")
-    where.add_argument("--pty", action="store_true", help="serve Modbus RTU on a pty pair")
+    where.add_argument(
+        "--pty", action="store_true", help="serve Modbus RTU (and serial protocols) on a pty"
+    )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument(
         "--device",
         action="append",
         required=True,
-        metavar="NAME:UNIT[:FAULT]",
-        help="a device to host; FAULT is stuck, silent or exception[=N] (repeatable)",
+        metavar="NAME:UNIT[:OPTION...]",
+        help="a device to host (repeatable); OPTION is a fault (stuck, silent, exception[=N]), "
+        "baud=N (the only rate it answers at on a pty) or period=S (serial stream interval)",
     )
     parser.add_argument("--driver-path", action="append", type=Path, default=[])
     args = parser.parse_args(argv)
