@@ -79,7 +79,6 @@ class BusScheduler:
             raise ValueError(f"device names must be unique on bus {name}: {names}")
         self.name = name
         self._transport = transport
-        self._timeout = getattr(transport, "timeout", 1.0)
         self._sink = sink
         self._retries = retries
         self._offline_after = offline_after
@@ -110,10 +109,11 @@ class BusScheduler:
         devices = build_bus_devices(bus, path=path, loader=loader)
         transport: ModbusTransport | SerialSession
         if bus.serial is not None:
-            transport = SerialSession(serial_line_for(bus, port=port), devices)
+            line = serial_line_for(bus, port=port)
+            transport = SerialSession(line, devices, timeout=float(bus.timeout))
         else:
             transport = transport_for(bus, port=port)
-        scheduler = cls(
+        return cls(
             name=bus.name,
             transport=transport,
             devices=devices,
@@ -121,8 +121,6 @@ class BusScheduler:
             retries=bus.retries,
             offline_after=bus.offline_after,
         )
-        scheduler._timeout = float(bus.timeout)
-        return scheduler
 
     def start(self, group: asyncio.TaskGroup) -> asyncio.Task[None]:
         """Run in the agent's TaskGroup as a task named after the bus."""
@@ -224,7 +222,7 @@ class BusScheduler:
         if not isinstance(session, SerialSession):
             return [], TransportError(f"bus {self.name} is not a serial line")
         try:
-            taken = await session.poll(device.name, within=self._timeout)
+            taken = await session.poll(device.name, within=session.timeout)
         except TransportError as exc:
             if not isinstance(exc, PortUnavailable):
                 state.health.timeouts += 1

@@ -50,9 +50,12 @@ class SerialSession:
         line: SerialLine,
         devices: Sequence[Device],
         *,
+        timeout: float = 1.0,
         wall_clock: Callable[[], float] = time.time,
     ) -> None:
         self.line = line
+        self.timeout = timeout
+        """How long a poll waits for a frame (the bus timeout)."""
         self._wall = wall_clock
         self._listeners: dict[str, _Listener] = {}
         for device in devices:
