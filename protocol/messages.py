@@ -1,12 +1,17 @@
-"""Control messages of the v1 protocol (ack, health, config report) and their codec."""
+"""Control messages of the v1 protocol (ack, health, config report) and their codec.
+
+CBOR is protocol.core.cbor, the subset both agents speak: it writes the same bytes as cbor2
+for these messages and reads whatever cbor2 writes for them (tags, indefinite lengths and
+integers beyond 64 bits are refused), so neither agent needs cbor2.
+"""
 
 from __future__ import annotations
 
 from typing import Literal, TypeVar
 
-import cbor2
 import msgspec
 
+from protocol.core import cbor
 from protocol.encoding import MAX_PAYLOAD_BYTES, Encoding, check_encoding
 from protocol.errors import ProtocolError
 
@@ -135,7 +140,7 @@ def encode_message(message: msgspec.Struct, encoding: Encoding = "cbor") -> byte
         return msgspec.msgpack.encode(message)
     if encoding == "json":
         return msgspec.json.encode(message)
-    return cbor2.dumps(msgspec.to_builtins(message))
+    return cbor.dumps(msgspec.to_builtins(message))
 
 
 def decode_message(data: bytes, type_: type[Message], encoding: Encoding = "cbor") -> Message:
@@ -150,7 +155,7 @@ def decode_message(data: bytes, type_: type[Message], encoding: Encoding = "cbor
             return msgspec.msgpack.decode(bytes(data), type=type_)
         if encoding == "json":
             return msgspec.json.decode(bytes(data), type=type_)
-        return msgspec.convert(cbor2.loads(bytes(data)), type_)
+        return msgspec.convert(cbor.loads(data), type_)
     except msgspec.ValidationError as exc:
         raise ProtocolError(f"invalid {type_.__name__}: {exc}") from None
     except Exception as exc:
