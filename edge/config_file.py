@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import tomllib
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -49,6 +48,8 @@ def parse_config(text: str, *, file: str = "<config>") -> AgentConfig:
     lines: dict[str, int] = {}
     raw: Any
     if file.endswith(".toml"):
+        import tomllib  # only for TOML configs: not carried by an agent that reads YAML
+
         try:
             raw = tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +28,10 @@ def write_status_file(path: Path, *, health: Health, uplink: dict[str, Any]) -> 
     """Atomically replace the status file (a reader never sees half a file)."""
     document = {"health": msgspec.to_builtins(health), "uplink": uplink}
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".status-", dir=path.parent)
+    # One writer (the agent), so a fixed temporary name will do: no tempfile module (it
+    # pulls shutil, bz2 and lzma into the agent, about 0.6 MiB resident).
+    tmp = path.with_name(f".{path.name}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "wb") as file:
         file.write(msgspec.json.encode(document))
     os.replace(tmp, path)
