@@ -248,10 +248,21 @@ def _source(ref: LayerRef) -> LayerSource:
 def _with_defaults(config: dict[str, Any]) -> dict[str, Any]:
     """The config with every agent default filled in (what the agent will actually run)."""
     try:
-        full: dict[str, Any] = msgspec.to_builtins(convert_config(config, file="<fleet>"))
+        full: dict[str, Any] = msgspec.to_builtins(
+            convert_config(config, file="<fleet>"), enc_hook=_plain
+        )
     except Exception:  # an invalid merged config has no defaults to show
         return config
     return full
+
+
+def _plain(value: Any) -> Any:
+    """Durations and byte sizes are float and int subclasses: show them as plain numbers."""
+    if isinstance(value, float):
+        return float(value)
+    if isinstance(value, int):
+        return int(value)
+    raise NotImplementedError(type(value).__name__)
 
 
 def _check_target(scope: str, target: str) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Iterable
 
 from sqlalchemy import select
@@ -20,6 +21,8 @@ from fleet.domain.rollouts.dispatch import Publisher
 from fleet.domain.rollouts.signing import DocSigner
 
 log = logging.getLogger("fleet.rollouts")
+COMPARE_EVERY_S = 5.0
+"""How often a running rollout's updated devices are compared with untouched ones."""
 
 
 class RolloutEngine:
@@ -39,6 +42,7 @@ class RolloutEngine:
         self._tick_s = tick_s
         self._online: set[str] = set()
         self._wake = asyncio.Event()
+        self._compared: dict[int, float] = {}
 
     def devices_online(self, device_ids: Iterable[str]) -> None:
         """Devices (re)connected: send their desired config again if they do not run it."""
@@ -104,7 +108,11 @@ class RolloutEngine:
         policy = gate.policy_of(rollout)
         await gate.promote_healthy(session, rollout, policy)
         if rollout.state == "running":
-            action = await gate.evaluate(session, rollout, policy)
+            now = time.monotonic()
+            compare = now - self._compared.get(rollout.id, 0.0) >= COMPARE_EVERY_S
+            if compare:
+                self._compared[rollout.id] = now
+            action = await gate.evaluate(session, rollout, policy, compare=compare)
             if action is not None:
                 log.info("rollout %d: %s (%s)", rollout.id, action, rollout.reason or "")
                 self._wake.set()

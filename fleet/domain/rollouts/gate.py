@@ -13,7 +13,7 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 
 import msgspec
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from fleet.db.models import Device
@@ -32,8 +32,8 @@ async def promote_healthy(session: AsyncSession, rollout: Rollout, policy: Polic
     """Mark applied devices whose health window passed cleanly as healthy; returns how many."""
     now = datetime.now(UTC)
     window = timedelta(seconds=policy.health_window_s)
-    rows = await session.execute(
-        select(RolloutDevice, Device.online, Device.last_health_at, Device.last_health)
+    query = (
+        select(RolloutDevice, Device.last_health)
         .outerjoin(Device, Device.id == RolloutDevice.device_id)
         .where(
             RolloutDevice.rollout_id == rollout.id,
@@ -41,15 +41,16 @@ async def promote_healthy(session: AsyncSession, rollout: Rollout, policy: Polic
             RolloutDevice.applied_at <= now - window,
         )
     )
+    if policy.health_window_s > 0:
+        # Filtered in SQL: only rows that can pass have their heartbeat JSON loaded.
+        query = query.where(
+            Device.last_health_at >= RolloutDevice.applied_at,
+            or_(Device.online.is_(None), Device.online.is_(True)),
+        )
     promoted = 0
-    for device, online, health_at, health in rows.all():
-        if policy.health_window_s > 0:
-            if online is False or health_at is None or device.applied_at is None:
-                continue
-            if health_at < device.applied_at or (health or {}).get("config_version") != (
-                rollout.version
-            ):
-                continue
+    for device, health in (await session.execute(query)).all():
+        if policy.health_window_s > 0 and (health or {}).get("config_version") != rollout.version:
+            continue
         device.status = "healthy"
         device.healthy_at = now
         promoted += 1
@@ -58,8 +59,14 @@ async def promote_healthy(session: AsyncSession, rollout: Rollout, policy: Polic
     return promoted
 
 
-async def evaluate(session: AsyncSession, rollout: Rollout, policy: Policy) -> str | None:
-    """Advance, pause, abort or complete a running rollout; returns what it did, if anything."""
+async def evaluate(
+    session: AsyncSession, rollout: Rollout, policy: Policy, *, compare: bool = True
+) -> str | None:
+    """Advance, pause, abort or complete a running rollout; returns what it did, if anything.
+
+    `compare`: also compare heartbeats with untouched devices (the engine does it every few
+    seconds, not on every tick: it reads a thousand heartbeats).
+    """
     stage = rollout.current_stage
     now = datetime.now(UTC)
     counts = Counter(
@@ -78,7 +85,7 @@ async def evaluate(session: AsyncSession, rollout: Rollout, policy: Policy) -> s
     if total > 0 and failed / total > policy.failure_threshold:
         reason = await _failure_reason(session, rollout, stage, failed, total)
         return await _stop(session, rollout, policy, reason)
-    if policy.canary_compare and stage < len(rollout.stages) - 1:
+    if compare and policy.canary_compare and stage < len(rollout.stages) - 1:
         worse = await _compare(session, rollout, now)
         if worse is not None:
             return await _stop(session, rollout, policy, f"stage {stage}: {worse}")
