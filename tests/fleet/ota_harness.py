@@ -46,7 +46,10 @@ class OtaFleet:
         return response.json()
 
     async def wait_rollout(
-        self, rollout_id: int, done: Callable[[dict[str, Any]], bool], timeout: float = 60.0
+        self,
+        rollout_id: int,
+        done: Callable[[dict[str, Any]], bool],
+        timeout: float = 60.0,  # noqa: ASYNC109 - the TimeoutError carries the last state
     ) -> dict[str, Any]:
         """Poll the rollout until `done(rollout)`; TimeoutError shows the last state."""
         rollout: dict[str, Any] = {}

@@ -96,7 +96,9 @@ async def test_an_offline_device_catches_up_within_a_heartbeat_and_counts(
             ota.sim.devices[device_id].go_online()
         await ota.sim.wait_connected(timeout=10)
         async with asyncio.timeout(10):
-            while not all(ota.sim.devices[d].guard.applied_version == 1 for d in away):
+            while True:
+                if all(ota.sim.devices[d].guard.applied_version == 1 for d in away):
+                    break
                 await asyncio.sleep(0.05)
         assert time.monotonic() - back < 1.0 + 1.0  # one heartbeat (1 s) plus the reconnect
         done = await ota.wait_rollout(created["id"], lambda r: r["state"] == "completed")

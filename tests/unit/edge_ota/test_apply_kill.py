@@ -100,9 +100,7 @@ def test_kill_at_every_step_and_at_random_moments(tmp_path: Path) -> None:
         work = tmp_path / f"run-{i}"
         shutil.copytree(template, work)
         if i < 2 * steps:
-            code = _run_child(
-                work, envelope, signer.keys, kill_at=str(i % steps + 1), delay=0.0
-            )
+            code = _run_child(work, envelope, signer.keys, kill_at=str(i % steps + 1), delay=0.0)
         else:
             code = _run_child(
                 work, envelope, signer.keys, kill_at=None, delay=rng.uniform(0.0, 0.03)

@@ -62,7 +62,16 @@ def _mutant(kind: str, good: bytes, signer: Signer, rng: random.Random) -> bytes
     raise AssertionError(kind)
 
 
-KINDS = ("payload", "signature", "kid", "envelope", "wrong_key", "unsigned", "older", "same_version")
+KINDS = (
+    "payload",
+    "signature",
+    "kid",
+    "envelope",
+    "wrong_key",
+    "unsigned",
+    "older",
+    "same_version",
+)
 
 
 async def test_every_mutation_is_rejected_and_the_active_config_is_unchanged(
@@ -71,9 +80,7 @@ async def test_every_mutation_is_rejected_and_the_active_config_is_unchanged(
     signer = Signer()
     store = ConfigStore(tmp_path / "state")
     good = signer.envelope(5, config())
-    outcome = await apply_envelope(
-        store, good, keys=signer.keys, device_id=DEVICE, trial=_healthy
-    )
+    outcome = await apply_envelope(store, good, keys=signer.keys, device_id=DEVICE, trial=_healthy)
     assert outcome is not None
     assert outcome.status == "applied"
     before_state = (store.directory / "state.json").read_bytes()
@@ -181,9 +188,7 @@ async def test_a_signed_rollback_must_be_issued_after_the_newest_accepted(
     back = signer.envelope(
         1, config(poll="1s"), rollback=True, issued_at=issued + (10 if fresh else 1.5)
     )
-    outcome = await apply_envelope(
-        store, back, keys=signer.keys, device_id=DEVICE, trial=_healthy
-    )
+    outcome = await apply_envelope(store, back, keys=signer.keys, device_id=DEVICE, trial=_healthy)
     assert outcome is not None
     assert outcome.status == ("applied" if fresh else "rejected")
     assert store.state.active_version == (1 if fresh else 2)
