@@ -23,6 +23,7 @@ from litestar.status_codes import (
     HTTP_503_SERVICE_UNAVAILABLE,
 )
 from litestar.types import Scope
+from sqlalchemy.exc import DataError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from fleet.auth.audit import audit_middleware
@@ -104,9 +105,20 @@ def domain_error_to_http(
     )
 
 
+def bad_value_to_http(
+    _request: Request[object, object, State], exc: Exception
+) -> Response[dict[str, object]]:
+    """A value the database cannot hold (out-of-range number, NUL byte): 400, not 500."""
+    return Response(
+        {"status_code": 400, "error": "invalid_input", "detail": "a value is out of range"},
+        status_code=HTTP_400_BAD_REQUEST,
+        media_type=MediaType.JSON,
+    )
+
+
 async def log_unexpected(exc: Exception, scope: Scope) -> None:
     """Log bugs with their traceback (HTTP and domain errors are answers, not bugs)."""
-    if not isinstance(exc, HTTPException | DomainError):
+    if not isinstance(exc, HTTPException | DomainError | DataError):
         log.error("unhandled error on %s %s", scope.get("method"), scope.get("path"), exc_info=exc)
 
 
@@ -150,7 +162,7 @@ def create_app(
         },
         middleware=[audit_middleware],
         template_config=template_config(),
-        exception_handlers={DomainError: domain_error_to_http},
+        exception_handlers={DomainError: domain_error_to_http, DataError: bad_value_to_http},
         state=State(
             {
                 "sessions": sessions,

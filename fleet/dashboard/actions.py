@@ -9,7 +9,6 @@ from litestar import Controller, Response, post
 from litestar.datastructures import State
 from litestar.di import NamedDependency
 from litestar.exceptions import NotAuthorizedException
-from litestar.params import FromPath
 from litestar.response import Redirect
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -20,6 +19,7 @@ from fleet.domain.alerts.services import AlertService
 from fleet.domain.commands.schemas import CommandCreate
 from fleet.domain.commands.services import CommandService
 from fleet.domain.errors import InvalidInputError
+from fleet.domain.params import DevicePath, RowId
 
 
 def _sender(state: State) -> Any:
@@ -51,7 +51,7 @@ class DashboardActions(Controller):
         self,
         db_session: NamedDependency[AsyncSession],
         principal: NamedDependency[Principal],
-        alert_id: FromPath[int],
+        alert_id: RowId,
     ) -> Response[Any]:
         """Acknowledge, then back to the list."""
         await AlertService(db_session, principal).acknowledge(alert_id, now=now())
@@ -62,7 +62,7 @@ class DashboardActions(Controller):
         self,
         db_session: NamedDependency[AsyncSession],
         principal: NamedDependency[Principal],
-        alert_id: FromPath[int],
+        alert_id: RowId,
     ) -> Response[Any]:
         """Resolve, then back to the list."""
         await AlertService(db_session, principal).resolve(alert_id, now=now())
@@ -91,7 +91,7 @@ class DashboardActions(Controller):
         db_session: NamedDependency[AsyncSession],
         principal: NamedDependency[Principal],
         state: State,
-        device_id: FromPath[str],
+        device_id: DevicePath,
         data: Form,
     ) -> Response[Any]:
         """Send a command to one gateway, then back to its page."""

@@ -9,7 +9,6 @@ from litestar import Controller, Request, get
 from litestar.datastructures import State
 from litestar.di import NamedDependency
 from litestar.exceptions import NotAuthorizedException
-from litestar.params import FromPath
 from litestar.response import Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -21,6 +20,7 @@ from fleet.domain.alerts.services import AlertService
 from fleet.domain.commands.services import CommandService
 from fleet.domain.devices.services import DeviceService
 from fleet.domain.health.services import HealthService
+from fleet.domain.params import DevicePath
 from fleet.domain.telemetry.services import TelemetryService
 
 DAY_S = 86400.0
@@ -86,7 +86,7 @@ class DashboardPages(Controller):
         db_session: NamedDependency[AsyncSession],
         principal: NamedDependency[Principal],
         state: State,
-        device_id: FromPath[str],
+        device_id: DevicePath,
     ) -> Template:
         """Live values, 24 h charts, recent commands and the command panel of one gateway."""
         device = await DeviceService(db_session, principal).get(device_id)
@@ -111,7 +111,7 @@ class DashboardPages(Controller):
         self,
         db_session: NamedDependency[AsyncSession],
         principal: NamedDependency[Principal],
-        device_id: FromPath[str],
+        device_id: DevicePath,
     ) -> Template:
         """The live-values table alone (the device page refreshes it every 5 s)."""
         await DeviceService(db_session, principal).exists(device_id)

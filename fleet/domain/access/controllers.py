@@ -6,13 +6,14 @@ from typing import Annotated
 
 from litestar import Controller, delete, get, post
 from litestar.di import NamedDependency, Provide
-from litestar.params import FromPath, JSONBody, QueryParameter
+from litestar.params import JSONBody, QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from fleet.auth.guard import now, requires
 from fleet.auth.principal import Principal
 from fleet.domain.access.schemas import ApiKey, ApiKeyCreate, ApiKeyCreated, AuditPage, Me
 from fleet.domain.access.services import AccessService
+from fleet.domain.params import MAX_ROW_ID, TokenId
 
 
 async def provide_access(db_session: NamedDependency[AsyncSession]) -> AccessService:
@@ -57,7 +58,7 @@ class AccessController(Controller):
         self,
         access: NamedDependency[AccessService],
         principal: NamedDependency[Principal],
-        key_id: FromPath[str],
+        key_id: TokenId,
     ) -> ApiKey:
         """Revoke a key: it stops working at once."""
         return await access.revoke_key(key_id, by=principal, now=now())
@@ -69,7 +70,7 @@ class AccessController(Controller):
         principal: NamedDependency[Principal],
         limit: Annotated[int, QueryParameter(ge=1, le=1000)] = 100,
         before: Annotated[
-            int | None, QueryParameter(ge=1, description="id of the oldest seen")
+            int | None, QueryParameter(ge=1, le=MAX_ROW_ID, description="id of the oldest seen")
         ] = None,
     ) -> AuditPage:
         """Mutating requests by callers inside the caller's scope, newest first."""

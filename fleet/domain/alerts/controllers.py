@@ -7,7 +7,7 @@ from typing import Annotated
 
 from litestar import Controller, delete, get, post
 from litestar.di import NamedDependency, Provide
-from litestar.params import FromPath, JSONBody, QueryParameter
+from litestar.params import JSONBody, QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from fleet.auth.guard import now, requires
@@ -22,6 +22,7 @@ from fleet.domain.alerts.schemas import (
     WebhookCreate,
 )
 from fleet.domain.alerts.services import AlertService
+from fleet.domain.params import RowId
 
 
 async def provide_alerts(
@@ -46,30 +47,24 @@ class AlertController(Controller):
         status: Annotated[
             AlertFilter | None, QueryParameter(description="active = open or acknowledged")
         ] = None,
-        device_id: Annotated[str | None, QueryParameter(max_length=64)] = None,
+        device_id: Annotated[str | None, QueryParameter(pattern=r"^[a-z0-9-]{1,64}$")] = None,
         limit: Annotated[int, QueryParameter(ge=1, le=1000)] = 100,
     ) -> AlertPage:
         """Alerts newest first."""
         return await alerts.list_alerts(status=status, device_id=device_id, limit=limit)
 
     @get("/{alert_id:int}")
-    async def get_alert(
-        self, alerts: NamedDependency[AlertService], alert_id: FromPath[int]
-    ) -> Alert:
+    async def get_alert(self, alerts: NamedDependency[AlertService], alert_id: RowId) -> Alert:
         """One alert; 404 outside the caller's scope."""
         return await alerts.get(alert_id)
 
     @post("/{alert_id:int}/ack", guards=[requires("operator")], status_code=200)
-    async def acknowledge(
-        self, alerts: NamedDependency[AlertService], alert_id: FromPath[int]
-    ) -> Alert:
+    async def acknowledge(self, alerts: NamedDependency[AlertService], alert_id: RowId) -> Alert:
         """Acknowledge: the caller and time are recorded."""
         return await alerts.acknowledge(alert_id, now=now())
 
     @post("/{alert_id:int}/resolve", guards=[requires("operator")], status_code=200)
-    async def resolve(
-        self, alerts: NamedDependency[AlertService], alert_id: FromPath[int]
-    ) -> Alert:
+    async def resolve(self, alerts: NamedDependency[AlertService], alert_id: RowId) -> Alert:
         """Resolve by hand (it opens again if the condition still holds)."""
         return await alerts.resolve(alert_id, now=now())
 
@@ -95,9 +90,7 @@ class AlertRuleController(Controller):
         return await alerts.create_rule(data, now=now())
 
     @delete("/{rule_id:int}", guards=[requires("admin")], status_code=200)
-    async def delete_rule(
-        self, alerts: NamedDependency[AlertService], rule_id: FromPath[int]
-    ) -> AlertRule:
+    async def delete_rule(self, alerts: NamedDependency[AlertService], rule_id: RowId) -> AlertRule:
         """Delete a rule; its alerts stay."""
         return await alerts.delete_rule(rule_id)
 
@@ -124,7 +117,7 @@ class WebhookController(Controller):
 
     @delete("/{webhook_id:int}", status_code=200)
     async def delete_webhook(
-        self, alerts: NamedDependency[AlertService], webhook_id: FromPath[int]
+        self, alerts: NamedDependency[AlertService], webhook_id: RowId
     ) -> Webhook:
         """Delete a webhook."""
         return await alerts.delete_webhook(webhook_id)

@@ -15,6 +15,7 @@ from fleet.domain.claims import qr
 from fleet.domain.claims.schemas import Claim, ClaimCreate, ClaimCreated, ClaimPage
 from fleet.domain.claims.services import ClaimService
 from fleet.domain.enrollment.controllers import issuer
+from fleet.domain.params import MAX_ROW_ID
 from fleet.security.admin import require_admin
 
 
@@ -45,7 +46,7 @@ class ClaimController(Controller):
         self,
         claims: NamedDependency[ClaimService],
         limit: Annotated[int, QueryParameter(ge=1, le=1000)] = 100,
-        offset: Annotated[int, QueryParameter(ge=0)] = 0,
+        offset: Annotated[int, QueryParameter(ge=0, le=MAX_ROW_ID)] = 0,
     ) -> ClaimPage:
         """Claims, newest first, without their tokens."""
         return await claims.list(now=datetime.now(UTC), limit=limit, offset=offset)

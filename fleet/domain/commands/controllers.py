@@ -7,7 +7,7 @@ from typing import Annotated
 from litestar import Controller, delete, get, post
 from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
-from litestar.params import FromPath, JSONBody, QueryParameter
+from litestar.params import JSONBody, QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from fleet.auth.guard import now, requires
@@ -21,6 +21,7 @@ from fleet.domain.commands.schemas import (
     ScheduleCreate,
 )
 from fleet.domain.commands.services import CommandService
+from fleet.domain.params import RowId, TokenId
 
 
 async def provide_commands(
@@ -58,7 +59,7 @@ class CommandController(Controller):
     async def recent(
         self,
         commands: NamedDependency[CommandService],
-        device_id: Annotated[str | None, QueryParameter(max_length=64)] = None,
+        device_id: Annotated[str | None, QueryParameter(pattern=r"^[a-z0-9-]{1,64}$")] = None,
         limit: Annotated[int, QueryParameter(ge=1, le=1000)] = 50,
     ) -> list[Command]:
         """The newest commands in the caller's subtree."""
@@ -66,7 +67,7 @@ class CommandController(Controller):
 
     @get("/{batch_id:str}")
     async def batch(
-        self, commands: NamedDependency[CommandService], batch_id: FromPath[str]
+        self, commands: NamedDependency[CommandService], batch_id: TokenId
     ) -> CommandBatch:
         """Every gateway's part of one command: pending, done, failed (why) or timed_out."""
         return await commands.batch(batch_id)
@@ -94,7 +95,7 @@ class ScheduleController(Controller):
 
     @delete("/{schedule_id:int}", guards=[requires("operator")], status_code=200)
     async def delete_schedule(
-        self, schedules: NamedDependency[ScheduleService], schedule_id: FromPath[int]
+        self, schedules: NamedDependency[ScheduleService], schedule_id: RowId
     ) -> Schedule:
         """Delete a schedule."""
         return await schedules.delete(schedule_id)

@@ -6,13 +6,14 @@ from typing import Annotated
 
 from litestar import Controller, get, patch, post, put
 from litestar.di import NamedDependency, Provide
-from litestar.params import FromPath, JSONBody, QueryParameter
+from litestar.params import JSONBody, QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from fleet.auth.guard import requires
 from fleet.auth.principal import Principal
 from fleet.domain.devices.schemas import Device, DeviceCreate, DevicePage, DeviceUpdate, Placement
 from fleet.domain.devices.services import DeviceService
+from fleet.domain.params import MAX_ROW_ID, DevicePath
 
 MAX_PAGE = 1000
 
@@ -37,7 +38,7 @@ class DeviceController(Controller):
         self,
         devices: NamedDependency[DeviceService],
         limit: Annotated[int, QueryParameter(ge=1, le=MAX_PAGE, description="page size")] = 100,
-        offset: Annotated[int, QueryParameter(ge=0)] = 0,
+        offset: Annotated[int, QueryParameter(ge=0, le=MAX_ROW_ID)] = 0,
         registered: Annotated[
             bool | None, QueryParameter(description="only registered (true) or unknown (false)")
         ] = None,
@@ -47,7 +48,7 @@ class DeviceController(Controller):
 
     @get("/{device_id:str}")
     async def get_device(
-        self, devices: NamedDependency[DeviceService], device_id: FromPath[str]
+        self, devices: NamedDependency[DeviceService], device_id: DevicePath
     ) -> Device:
         """One device with its effective status and last heartbeat; 404 outside the scope."""
         return await devices.get(device_id)
@@ -63,7 +64,7 @@ class DeviceController(Controller):
     async def update_device(
         self,
         devices: NamedDependency[DeviceService],
-        device_id: FromPath[str],
+        device_id: DevicePath,
         data: JSONBody[DeviceUpdate],
     ) -> Device:
         """Change a device's description or registration flag."""
@@ -73,7 +74,7 @@ class DeviceController(Controller):
     async def place_device(
         self,
         devices: NamedDependency[DeviceService],
-        device_id: FromPath[str],
+        device_id: DevicePath,
         data: JSONBody[Placement],
     ) -> Device:
         """Put the device on a pole of a group inside the caller's scope."""

@@ -15,6 +15,7 @@ from fleet.auth.guard import fleet_wide, requires
 from fleet.domain.configs.controllers import ADMIN, actor_of, audit_refusal, base_config
 from fleet.domain.configs.services import ConfigService
 from fleet.domain.errors import DomainError
+from fleet.domain.params import MAX_ROW_ID, RowId
 from fleet.domain.rollouts.schemas import (
     DeviceProgress,
     Preview,
@@ -81,14 +82,14 @@ class RolloutController(Controller):
         self,
         rollouts: NamedDependency[RolloutService],
         limit: Annotated[int, QueryParameter(ge=1, le=100)] = 20,
-        offset: Annotated[int, QueryParameter(ge=0)] = 0,
+        offset: Annotated[int, QueryParameter(ge=0, le=MAX_ROW_ID)] = 0,
     ) -> list[Rollout]:
         """Newest rollouts first, with per-stage progress."""
         return await rollouts.list_rollouts(limit=limit, offset=offset)
 
     @get("/{rollout_id:int}")
     async def get_rollout(
-        self, rollouts: NamedDependency[RolloutService], rollout_id: FromPath[int]
+        self, rollouts: NamedDependency[RolloutService], rollout_id: RowId
     ) -> Rollout:
         """One rollout: state, reason, per-stage counts by status."""
         return await rollouts.get(rollout_id)
@@ -97,10 +98,10 @@ class RolloutController(Controller):
     async def devices(
         self,
         rollouts: NamedDependency[RolloutService],
-        rollout_id: FromPath[int],
+        rollout_id: RowId,
         status: Annotated[str | None, QueryParameter()] = None,
         limit: Annotated[int, QueryParameter(ge=1, le=10_000)] = 1000,
-        offset: Annotated[int, QueryParameter(ge=0)] = 0,
+        offset: Annotated[int, QueryParameter(ge=0, le=MAX_ROW_ID)] = 0,
     ) -> list[DeviceProgress]:
         """The rollout's devices and where each one is."""
         return await rollouts.devices(rollout_id, status=status, limit=limit, offset=offset)
@@ -109,7 +110,7 @@ class RolloutController(Controller):
     async def pause(
         self,
         rollouts: NamedDependency[RolloutService],
-        rollout_id: FromPath[int],
+        rollout_id: RowId,
         request: Request[Any, Any, Any],
         state: State,
         data: JSONBody[ReasonBody | None] = None,
@@ -127,7 +128,7 @@ class RolloutController(Controller):
     async def resume(
         self,
         rollouts: NamedDependency[RolloutService],
-        rollout_id: FromPath[int],
+        rollout_id: RowId,
         request: Request[Any, Any, Any],
         state: State,
     ) -> Rollout:
@@ -144,7 +145,7 @@ class RolloutController(Controller):
     async def abort(
         self,
         rollouts: NamedDependency[RolloutService],
-        rollout_id: FromPath[int],
+        rollout_id: RowId,
         request: Request[Any, Any, Any],
         state: State,
         data: JSONBody[ReasonBody | None] = None,
@@ -164,7 +165,7 @@ class RolloutController(Controller):
     async def cancel_device(
         self,
         rollouts: NamedDependency[RolloutService],
-        rollout_id: FromPath[int],
+        rollout_id: RowId,
         device_id: FromPath[str],
         request: Request[Any, Any, Any],
         state: State,

@@ -6,12 +6,13 @@ from typing import Annotated
 
 from litestar import Controller, get
 from litestar.di import NamedDependency
-from litestar.params import FromPath, QueryParameter
+from litestar.params import QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from fleet.auth.guard import requires
 from fleet.auth.principal import Principal
 from fleet.domain.devices.services import DeviceService
+from fleet.domain.params import DevicePath
 from fleet.domain.telemetry.schemas import LatestValues, TelemetryPage, TelemetryQuery
 from fleet.domain.telemetry.services import TelemetryService
 
@@ -30,7 +31,7 @@ class TelemetryController(Controller):
         self,
         db_session: NamedDependency[AsyncSession],
         principal: NamedDependency[Principal],
-        device_id: FromPath[str],
+        device_id: DevicePath,
     ) -> LatestValues:
         """The newest point of every channel; 404 for an unknown or out-of-scope device."""
         await DeviceService(db_session, principal).exists(device_id)
@@ -41,7 +42,7 @@ class TelemetryController(Controller):
         self,
         db_session: NamedDependency[AsyncSession],
         principal: NamedDependency[Principal],
-        device_id: FromPath[str],
+        device_id: DevicePath,
         channel: Annotated[
             str | None, QueryParameter(description="one channel, e.g. meter/voltage")
         ] = None,
