@@ -8,6 +8,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from selenium import webdriver
+from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.chrome.webdriver import WebDriver
 
@@ -50,11 +51,19 @@ def shot(driver: WebDriver, name: str) -> Path:
 def eventually(
     check: Callable[[], bool], *, timeout: float, what: str, refresh: WebDriver | None = None
 ) -> None:
-    """Poll `check` (reloading the page between tries when `refresh` is given)."""
+    """Poll `check` (reloading the page between tries when `refresh` is given); a page that is
+    still loading (stale or missing element) counts as not yet."""
     deadline = time.monotonic() + timeout
-    while not check():
+    while not _holds(check):
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
         time.sleep(0.3)
         if refresh is not None:
             refresh.refresh()
+
+
+def _holds(check: Callable[[], bool]) -> bool:
+    try:
+        return check()
+    except (StaleElementReferenceException, NoSuchElementException):
+        return False
