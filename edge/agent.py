@@ -110,7 +110,11 @@ class Agent:
                 )
             except PortUnavailable as exc:
                 raise AgentStartError(str(exc)) from exc
-            commands = CommandHandler(schedulers=schedulers, encoding=config.uplink.encoding)
+            commands = CommandHandler(
+                schedulers=schedulers,
+                encoding=config.uplink.encoding,
+                allowed={d.name: d.writable for bus in config.buses for d in bus.devices},
+            )
             uplink = Uplink(
                 session_factory=lambda: connect(
                     broker=broker,

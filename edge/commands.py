@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 
 from drivers.sdk.codec import encode_value
 from drivers.sdk.driver import Writable
@@ -42,9 +42,12 @@ class CommandHandler:
         *,
         schedulers: Sequence[BusScheduler],
         encoding: Encoding,
+        allowed: Mapping[str, Sequence[str] | None] | None = None,
     ) -> None:
         self._schedulers = schedulers
         self._encoding = encoding
+        self._allowed = allowed or {}
+        """Per sensor, the points its config lets the fleet write (None: all the driver's)."""
         self._queue: asyncio.Queue[tuple[str, bytes]] = asyncio.Queue(QUEUE_SIZE)
         self.executed = 0
 
@@ -112,6 +115,14 @@ class CommandHandler:
         for scheduler, name in self._targets(request):
             driver = _device(scheduler, name).driver
             point = driver.writable.get(request.point)
+            allowed = self._allowed.get(name)
+            if point is not None and allowed is not None and point.name not in allowed:
+                if request.device is not None:
+                    raise CommandRefusedError(
+                        f"the config of {name} does not allow writing {request.point!r} "
+                        f"(allowed: {', '.join(allowed) or 'none'})"
+                    )
+                continue
             if point is not None:
                 targets.append((scheduler, name, point))
             elif request.device is not None:

@@ -79,6 +79,8 @@ class DeviceConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     poll_slow: Duration | None = None
     """Interval of the driver's slow channels (energy counters, hours); default: the driver's."""
     channels: dict[str, ChannelOverride] = msgspec.field(default_factory=dict)
+    writable: list[str] | None = None
+    """Points the fleet may write (of the driver's writable ones); None: all, []: none."""
 
 
 class ModbusRtuConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):

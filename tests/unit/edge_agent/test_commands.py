@@ -46,6 +46,17 @@ async def test_writes_within_limits_and_refusals() -> None:
         bad_switch = await _run(handler, kind="write", device="lamp", point="switch", value=7)
         assert "on/off" in str(bad_switch.reason)
 
+        locked = CommandHandler(
+            schedulers=[scheduler], encoding="cbor", allowed={"lamp": ["switch"]}
+        )
+        refused = await _run(locked, kind="write", device="lamp", point="dim", value=10)
+        assert "config of lamp does not allow writing 'dim' (allowed: switch)" in str(
+            refused.reason
+        )
+        assert sim.device(1).read(RegisterType.HOLDING, 0, 1) == [40]
+        nothing = await _run(locked, kind="write", point="dim", value=10)
+        assert nothing.status == "failed"
+
         reread = await _run(handler, kind="reread", device="tilt")
         assert (reread.status, reread.devices) == ("done", ["tilt"])
         assert any(r.device == "tilt" for r in readings)
