@@ -17,6 +17,8 @@ from edge.config_store import ConfigStore, Outcome
 from protocol.messages import ConfigReported
 
 log = logging.getLogger(__name__)
+LOCAL_VERSION = 0
+"""The version of the gateway's own config, before any from the fleet."""
 Trial = Callable[[AgentConfig], Awaitable[str | None]]
 """Run a config through its health window; None when healthy, else why not."""
 
@@ -28,8 +30,12 @@ async def apply_envelope(
     keys: Mapping[str, bytes],
     device_id: str,
     trial: Trial,
+    local: AgentConfig | None = None,
 ) -> Outcome | None:
-    """Apply an envelope end to end; the outcome to report (None: nothing to say)."""
+    """Apply an envelope end to end; the outcome to report (None: nothing to say).
+
+    `local` is the gateway's own config: a signed rollback to version 0 returns to it.
+    """
     verdict = judge(envelope, keys=keys, state=store.state, device_id=device_id)
     if verdict.kind == "current":
         return None if store.state.trial else verdict.outcome
@@ -37,11 +43,17 @@ async def apply_envelope(
         if verdict.outcome is not None:
             log.warning("config v%d refused: %s", verdict.outcome.version, verdict.outcome.reason)
         return verdict.outcome
-    doc = verdict.doc
-    name = store.stage(doc)
+    doc, config = verdict.doc, verdict.config
+    name: str | None
+    if verdict.rollback and doc.version == LOCAL_VERSION and local is not None:
+        # Back to before the fleet's first config: the gateway's own (bundle) config, which
+        # the fleet never saw in full (a technician's scan may have added buses to it).
+        name, config = None, local
+    else:
+        name = store.stage(doc)
     store.swap(name, doc)
     log.info("config v%d in force, on trial", doc.version)
-    reason = await trial(verdict.config)
+    reason = await trial(config)
     if reason is None:
         log.info("config v%d passed its health window: committed", doc.version)
         return store.commit(doc.issued_at)

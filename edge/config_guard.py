@@ -60,6 +60,8 @@ def judge(
         if state.active.endswith(f"-{digest(config)}.json"):
             return Verdict(kind="current", outcome=Outcome(version=version, status="applied"))
         return _reject(version, f"version {version} is in force with different content")
+    if rollback and version == 0 and state.active is None and not state.trial:
+        return Verdict(kind="current", outcome=Outcome(version=0, status="applied"))
     if version in state.failed and not rollback:
         return Verdict(
             kind="reject",

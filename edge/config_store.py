@@ -153,8 +153,9 @@ class ConfigStore:
         self._checkpoint("staged")
         return name
 
-    def swap(self, name: str, doc: StoredDoc) -> None:
-        """Put a staged document in force, on trial until commit() or revert()."""
+    def swap(self, name: str | None, doc: StoredDoc) -> None:
+        """Put a staged document (None: the local config) in force, on trial until commit()
+        or revert()."""
         old = self.state
         self._save(
             msgspec.structs.replace(

@@ -85,6 +85,7 @@ class ConfigSupervisor:
                     keys=self._keys,
                     device_id=self._local.device_id,
                     trial=self._trial,
+                    local=self._local,
                 )
                 self.channel.report(outcome)
                 if self._task is None or self._task.done():

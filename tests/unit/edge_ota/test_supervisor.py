@@ -111,3 +111,30 @@ async def test_without_keys_the_agent_runs_and_raises_an_alarm(tmp_path: Path) -
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
+
+
+async def test_a_signed_rollback_to_version_0_returns_to_the_local_config(tmp_path: Path) -> None:
+    signer = Signer()
+    started: list[int] = []
+    local = convert_config(config(poll="7s"), file="<local>")
+    supervisor = ConfigSupervisor(
+        local=local,
+        store=ConfigStore(tmp_path),
+        keys=signer.keys,
+        make_agent=lambda cfg, _channel: FakeAgent(cfg, started),
+        health_window=0.1,
+    )
+    task = asyncio.create_task(supervisor.run())
+    try:
+        await _until(lambda: started == [0])
+        supervisor.channel.offer(signer.envelope(1, config(poll="5s")))
+        await _until(lambda: started == [0, 1] and supervisor.channel.outcome is not None)
+        # The fleet never saw the local config: its rollback carries only its own base.
+        base = {"device_id": DEVICE}
+        supervisor.channel.offer(signer.envelope(0, base, rollback=True))
+        await _until(lambda: len(started) == 3 and supervisor.channel.outcome.version == 0)  # type: ignore[union-attr]
+        assert supervisor.config == local
+        assert ConfigStore(tmp_path).active() is None
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
