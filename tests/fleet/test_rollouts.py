@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import secrets
 import time
 from pathlib import Path
 
+import httpx
+import msgspec
+
 from fleet.domain.rollouts.services import assign_stages
-from tests.fleet.ota_harness import OtaFleet, ota_fleet
+from fleet.runner import run_fleet
+from fleet.security.keys import FleetKeys
+from fleet.settings import ProvisioningSettings
+from fleet.sim.fleet import FleetSim, SimOptions
+from tests import services
+from tests.fleet.ota_harness import ADMIN_KEY, OtaFleet, ota_fleet
 from tests.services import Broker
 
 FAST = {"health_window_s": 1.0, "success_threshold": 1.0, "failure_threshold": 0.1}
@@ -103,3 +112,59 @@ async def test_an_offline_device_catches_up_within_a_heartbeat_and_counts(
         assert time.monotonic() - back < 1.0 + 1.0  # one heartbeat (1 s) plus the reconnect
         done = await ota.wait_rollout(created["id"], lambda r: r["state"] == "completed")
         assert done["stages"][0]["healthy"] == 40
+
+
+async def test_a_rollout_survives_a_fleet_restart(
+    db_url: str, private_broker: Broker, tmp_path: Path
+) -> None:
+    settings = msgspec.structs.replace(
+        services.fleet_settings(db_url, private_broker),
+        provisioning=ProvisioningSettings(admin_key=ADMIN_KEY, keys_dir=str(tmp_path / "keys")),
+    )
+    ids = [f"r{secrets.token_hex(3)}-{i:03d}" for i in range(30)]
+    keys = FleetKeys.load_or_create(tmp_path / "keys")
+    sim = FleetSim(
+        host=private_broker.host,
+        port=private_broker.port,
+        device_ids=ids,
+        keys={keys.kid: keys.public_key_raw},
+        options=SimOptions(heartbeat_s=1.0, apply_delay_s=(0.01, 0.05)),
+    )
+    headers = {"Authorization": f"Bearer {ADMIN_KEY}"}
+    await sim.start(timeout=30)
+    try:
+        async with (
+            run_fleet(settings) as fleet,
+            httpx.AsyncClient(base_url=fleet.http_url or "", headers=headers) as api,
+        ):
+            items = [{"device_id": d, "group": "restart/all"} for d in ids]
+            await api.put("/api/v1/configs/memberships", json={"items": items})
+            layer = {"scope": "fleet", "config": {"health": {"interval": "20s"}}}
+            (await api.post("/api/v1/configs/layers", json=layer)).raise_for_status()
+            body = {
+                "name": "restart",
+                "target": {"groups": ["restart"]},
+                "stages": [10, 100],
+                "policy": {**FAST, "health_window_s": 3.0},
+            }
+            created = (await api.post("/api/v1/rollouts", json=body)).json()
+            async with asyncio.timeout(20):
+                while True:
+                    if sim.running(1) == 3:
+                        break
+                    await asyncio.sleep(0.05)
+        assert sim.running(1) == 3  # the fleet stopped inside stage 0's health window
+        async with (
+            run_fleet(settings) as fleet,
+            httpx.AsyncClient(base_url=fleet.http_url or "", headers=headers) as api,
+        ):
+            async with asyncio.timeout(60):
+                while True:
+                    rollout = (await api.get(f"/api/v1/rollouts/{created['id']}")).json()
+                    if rollout["state"] == "completed":
+                        break
+                    await asyncio.sleep(0.2)
+        assert sim.running(1) == 30
+        assert [stage["healthy"] for stage in rollout["stages"]] == [3, 27]
+    finally:
+        await sim.stop()
