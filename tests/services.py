@@ -247,12 +247,25 @@ def drop_database(server: PostgresServer, name: str) -> None:
 
 @contextlib.contextmanager
 def postgres_server() -> Iterator[PostgresServer]:
-    """The server on 127.0.0.1:5432 if one answers, else a throwaway cluster for the block."""
-    if port_open(LOOPBACK, 5432):
-        yield PostgresServer(LOOPBACK, 5432)
+    """The server on 127.0.0.1:5432 if we may log in to it, else a throwaway cluster.
+
+    A freshly installed Debian PostgreSQL answers on 5432 but wants a password over TCP,
+    so answering is not enough: the test suite must be able to create databases there.
+    """
+    shared = PostgresServer(LOOPBACK, 5432)
+    if port_open(LOOPBACK, 5432) and _can_log_in(shared):
+        yield shared
         return
     with throwaway_cluster() as server:
         yield server
+
+
+def _can_log_in(server: PostgresServer) -> bool:
+    try:
+        asyncio.run(_admin(server, "SELECT 1"))
+    except (TimeoutError, OSError, asyncpg.PostgresError):
+        return False
+    return True
 
 
 @contextlib.contextmanager
