@@ -7,28 +7,55 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import psutil
+import pytest
 
 from tests.services import free_port
 
 REPO = Path(__file__).resolve().parents[2]
+Launcher = Callable[..., subprocess.Popen[str]]
 
 
-def test_demo_shows_readings_from_every_pole_and_stops_cleanly(tmp_path: Path) -> None:
+@pytest.fixture
+def launch_demo() -> Iterator[Launcher]:
+    """Start `polekit demo`; whatever a failing test leaves running is stopped afterwards."""
+    started: list[subprocess.Popen[str]] = []
+
+    def launch(*args: str) -> subprocess.Popen[str]:
+        demo = subprocess.Popen(
+            [sys.executable, "-m", "polekit.cli", "demo", *args],
+            cwd=REPO,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        started.append(demo)
+        return demo
+
+    yield launch
+    for demo in started:
+        if demo.poll() is not None:
+            continue
+        parts = psutil.Process(demo.pid).children(recursive=True)
+        demo.send_signal(signal.SIGINT)
+        try:
+            demo.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            demo.kill()
+        _gone, alive = psutil.wait_procs(parts, timeout=5)
+        for part in alive:
+            part.kill()
+
+
+def test_demo_shows_readings_from_every_pole_and_stops_cleanly(
+    tmp_path: Path, launch_demo: Launcher
+) -> None:
     workdir = tmp_path / "demo"
     port = free_port()
-    demo = subprocess.Popen(
-        [
-            sys.executable, "-m", "polekit.cli", "demo",
-            "--poles", "3", "--http", f"127.0.0.1:{port}", "--workdir", str(workdir),
-        ],
-        cwd=REPO,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )  # fmt: skip
+    demo = launch_demo("--poles", "3", "--http", f"127.0.0.1:{port}", "--workdir", str(workdir))
     assert demo.stdout is not None
     output: list[str] = []
     seen: set[str] = set()
@@ -58,17 +85,11 @@ def test_demo_shows_readings_from_every_pole_and_stops_cleanly(tmp_path: Path) -
     assert alive == [], f"left behind: {[p.cmdline() for p in alive]}"
 
 
-def test_demo_falls_back_to_the_builtin_broker(tmp_path: Path) -> None:
+def test_demo_falls_back_to_the_builtin_broker(tmp_path: Path, launch_demo: Launcher) -> None:
     """Without Mosquitto the demo runs on the in-process MQTT 3.1.1 broker, data still flows."""
-    demo = subprocess.Popen(
-        [
-            sys.executable, "-m", "polekit.cli", "demo", "--poles", "1", "--broker", "builtin",
-            "--http", f"127.0.0.1:{free_port()}", "--workdir", str(tmp_path / "demo"),
-        ],
-        cwd=REPO,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
+    demo = launch_demo(
+        "--poles", "1", "--broker", "builtin",
+        "--http", f"127.0.0.1:{free_port()}", "--workdir", str(tmp_path / "demo"),
     )  # fmt: skip
     assert demo.stdout is not None
     output: list[str] = []
