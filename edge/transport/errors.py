@@ -66,3 +66,13 @@ def serial_port_problem(port: str) -> str:
         f"serial port {port} cannot be opened: another program may hold it "
         "(lsof / fuser), or the adapter was unplugged"
     )
+
+
+def resolve_serial_device(bus: str, section: str, configured: str | None, board: str | None) -> str:
+    """The OS device of a serial bus: the board profile's, else the config's; else say how."""
+    device = board or configured
+    if device is None:
+        raise PortUnavailable(
+            f"bus {bus} has no serial port: set {section}.port or choose a board profile"
+        )
+    return device

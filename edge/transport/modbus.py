@@ -24,6 +24,7 @@ from edge.transport.errors import (
     ModbusExceptionResponse,
     PortUnavailable,
     TransportError,
+    resolve_serial_device,
     serial_port_problem,
 )
 
@@ -206,13 +207,8 @@ def transport_for(bus: BusConfig, *, port: str | None = None) -> ModbusTransport
     rtu = bus.modbus_rtu
     if rtu is None:
         raise PortUnavailable(f"bus {bus.name} is not a Modbus bus")
-    device = port or rtu.port
-    if device is None:
-        raise PortUnavailable(
-            f"bus {bus.name} has no serial port: set modbus_rtu.port or choose a board profile"
-        )
     return RtuTransport(
-        port=device,
+        port=resolve_serial_device(bus.name, "modbus_rtu", rtu.port, port),
         baud=rtu.baud,
         parity=rtu.parity,
         stopbits=rtu.stopbits,

@@ -16,7 +16,12 @@ from types import TracebackType
 import serial
 
 from edge.config import BusConfig
-from edge.transport.errors import PortUnavailable, TransportError, serial_port_problem
+from edge.transport.errors import (
+    PortUnavailable,
+    TransportError,
+    resolve_serial_device,
+    serial_port_problem,
+)
 
 _CHUNK = 4096
 _PARITY = {"N": serial.PARITY_NONE, "E": serial.PARITY_EVEN, "O": serial.PARITY_ODD}
@@ -145,13 +150,8 @@ def serial_line_for(bus: BusConfig, *, port: str | None = None) -> SerialLine:
     config = bus.serial
     if config is None:
         raise PortUnavailable(f"bus {bus.name} is not a serial bus")
-    device = port or config.port
-    if device is None:
-        raise PortUnavailable(
-            f"bus {bus.name} has no serial port: set serial.port or choose a board profile"
-        )
     return SerialLine(
-        port=device,
+        port=resolve_serial_device(bus.name, "serial", config.port, port),
         baud=config.baud,
         parity=config.parity,
         stopbits=config.stopbits,
